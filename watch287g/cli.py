@@ -1,0 +1,139 @@
+"""The ``watch287g`` console script: option parsing, logging, error reporting.
+
+Each command lives in its own module with a ``register(subparsers)`` function
+that adds its parser and sets ``func(ctx, args) -> int``. Every failure a user
+can cause reaches the terminal as one line (``watch287g: error: ...``) with a
+non-zero exit code, never as a traceback; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from watch287g import __version__
+from watch287g.config import Config, ConfigError, load_config
+from watch287g.errors import UserError
+
+EXIT_OK = 0
+EXIT_FAILED = 1        # the command ran but something it checked failed
+EXIT_USAGE = 2         # bad input: options, config, files
+EXIT_BUSY = 3          # another process holds the lock
+EXIT_INTERNAL = 70     # a bug: please report it with --debug output
+
+log = logging.getLogger("watch287g")
+
+
+@dataclass
+class Context:
+    """What every command gets: the loaded config and resolved paths."""
+
+    config: Config
+    data_dir: Path
+    json: bool
+    progress: bool       # draw progress on stderr (a terminal, not --json/--quiet)
+
+    def store(self):
+        from state.store import Store
+
+        return Store(self.data_dir)
+
+    def emit(self, payload) -> None:
+        """Print a command's machine-readable result (with --json)."""
+        print(json.dumps(payload, ensure_ascii=False, indent=None, default=str))
+
+
+def _command_modules():
+    from watch287g import cmd_core
+
+    return [cmd_core]
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix (bad files, config, a busy lock):
+    each layer raises its own type, all with one-line messages."""
+    from spiders.xlsx import WorkbookError
+    from state.store import StoreError
+
+    return (UserError, ConfigError, StoreError, WorkbookError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watch287g",
+        description="Watch ICE's 287(g) agreement lists and state pages, and alert on real changes.",
+        epilog="Docs: README.md and docs/ in the source tree. Exit codes: 0 ok, 1 a check or "
+               "delivery failed, 2 bad input or config, 3 busy (another process holds the lock).",
+    )
+    parser.add_argument("--version", action="version", version=f"watch287g {__version__}")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file (default: $WATCH287G_CONFIG, ./watch287g.toml, "
+                             "~/.config/watch287g/config.toml, else built-in defaults)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="state folder (default: $WATCH287G_DATA_DIR, the config's data_dir, "
+                             "else ~/.local/share/watch287g)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr, no progress")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        module.register(subparsers)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    """Let --data-dir/--json also follow the command (``watch287g events --json``)."""
+    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_command(subparsers, name: str, help_text: str, func) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    _add_common(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Scrapy and Twisted log at INFO on their own; keep them one step quieter.
+    for noisy in ("scrapy", "twisted", "filelock", "apscheduler", "slack_sdk", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING if verbose < 2 else logging.DEBUG))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    setup_logging(args.verbose, args.quiet)
+    try:
+        config = load_config(args.config)
+        ctx = Context(config=config, data_dir=config.data_dir(args.data_dir), json=args.json,
+                      progress=not (args.json or args.quiet) and sys.stderr.isatty())
+        return int(args.func(ctx, args) or EXIT_OK)
+    except _user_errors() as err:
+        print(f"watch287g: error: {err}", file=sys.stderr)
+        return getattr(err, "exit_code", EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("watch287g: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK  # `watch287g events | head` closed the pipe: not an error
+    except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
+        if args.debug:
+            raise
+        print(f"watch287g: internal error: {type(err).__name__}: {err} (run with --debug for details)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
