@@ -172,16 +172,22 @@ def agency_key(raw: str) -> str:
 # Words common to most agency names: they say little about which agency it is.
 GENERIC_WORDS = frozenset(
     "COUNTY SHERIFFS OFFICE POLICE DEPARTMENT CITY OF THE TOWN TOWNSHIP STATE "
-    "AND DIVISION BOROUGH VILLAGE PARISH CONSTABLE CONSTABLES DISTRICT".split()
+    "AND DIVISION BOROUGH VILLAGE PARISH CONSTABLE CONSTABLES DISTRICT "
+    "UNIVERSITY COLLEGE BOARD TRUSTEES COMMISSION COMMISSIONERS".split()
 )
+# State names inside agency names ("Florida Department of ...") say nothing
+# about which agency of that state it is.
+_STATE_NAME_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted((n.upper() for n in STATES.values()), key=len, reverse=True)) + r")\b")
 
 
 @lru_cache(maxsize=65536)
 def distinctive_key(key: str) -> str:
-    """The agency key without generic words: ``LAKE`` for Lake County Sheriff's
-    Office. Name similarity is judged on this, so that ``LAKE`` and ``LEE``
-    county offices are not mistaken for one re-spelled name."""
-    words = [w for w in key.split() if w not in GENERIC_WORDS]
+    """The agency key without generic words and state names: ``LAKE`` for
+    Lake County Sheriff's Office. Name similarity is judged on this, so that
+    ``LAKE`` and ``LEE`` county offices, or two Florida universities, are not
+    mistaken for one re-spelled name."""
+    words = [w for w in _STATE_NAME_PATTERN.sub(" ", key).split() if w not in GENERIC_WORDS]
     return " ".join(words) or key
 
 

@@ -28,6 +28,7 @@ from typing import Iterator
 from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 DB_FILE = "state.json"
 LOCK_FILE = "state.lock"
@@ -67,16 +68,40 @@ class _MemoryStorage(Storage):
 class StateDB:
     """An open view of the state: ``db.table(name)`` is a TinyDB table."""
 
-    def __init__(self, path: Path, data: dict, writable: bool) -> None:
+    def __init__(self, path: Path, data: dict, writable: bool, store: "Store | None" = None) -> None:
         self.path = path
         self._storage = _MemoryStorage(data)
         self.db = TinyDB(storage=lambda: self._storage)
         self.writable = writable
+        self._store = store
 
-    def table(self, name: str):
+    def table(self, name: str) -> Table:
+        """A TinyDB table. A fresh Table object each time: TinyDB caches the
+        next doc id per Table object, which would go stale beside append()."""
         if name not in TABLES:
             raise KeyError(f"unknown table {name!r}")
-        return self.db.table(name, cache_size=0)
+        return Table(self.db.storage, name, cache_size=0)
+
+    def append(self, name: str, docs: list[dict], id_field: str | None = None) -> list[int]:
+        """Insert documents in order; returns their doc ids. With id_field,
+        each document also carries its id (events are cited by it)."""
+        table = self.raw_table(name)
+        next_id = max(map(int, table), default=0) + 1
+        ids = []
+        for offset, doc in enumerate(docs):
+            doc_id = next_id + offset
+            if id_field:
+                doc[id_field] = doc_id
+            table[str(doc_id)] = doc
+            ids.append(doc_id)
+        if docs:
+            self.mark_dirty()
+        return ids
+
+    def archive(self, sha256: str, content: bytes) -> None:
+        if self._store is None:
+            raise StoreError("this state view cannot archive files")
+        self._store.archive(sha256, content)
 
     def get_meta(self, key: str, default=None):
         doc = self.table("meta").get(Query().key == key)
@@ -125,7 +150,7 @@ class Store:
         except Timeout:
             raise StoreBusy(f"another watch287g process is writing {self.data_dir}; try again shortly") from None
         try:
-            view = StateDB(self.path, self._load(), writable=True)
+            view = StateDB(self.path, self._load(), writable=True, store=self)
             yield view
             view.flush()
         finally:

@@ -1,0 +1,374 @@
+"""Compare a good list with the stored records of its kind; produce events.
+
+Pure functions over plain dicts: the stored records of one source and list
+(agreements or pending applications) and a parsed Roster go in; the records
+are updated in place, new ones appended, and the events come out. Nothing
+here reads or writes the store.
+
+The life of an agreement record::
+
+    listed --(off the list)--> missing --(debounce met)--> terminated
+       ^                          |                            |
+       +-----(back on the list)---+     (back, same MOA) ------+  reinstated
+
+A row that is back with a new signing date after its agreement was reported
+terminated is a new agreement (ICE publishes a new MOA for it). A record that
+leaves the list while ICE still lists the same agreement under another
+spelling (``City of St. Cloud PD`` beside ``St. Cloud PD``) was a duplicate
+listing: it is merged into the other record, not reported terminated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from spiders.roster import Roster, Row
+from state import events as ev
+from state import identity
+from state.policy import Debounce, Policy
+
+LISTED, MISSING, TERMINATED, MERGED = "listed", "missing", "terminated", "merged"
+WITHDRAWN, SIGNED = "withdrawn", "signed"
+# Fields compared for corrections; a blank new value never erases a known one
+# (ICE blanks cells by mistake far more often than it removes information).
+COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url", "addendum_url")
+
+
+@dataclass
+class ListSnapshot:
+    """What the differ needs to know about the list being compared."""
+
+    source: str
+    observed_at: str
+    evidence: dict          # the snapshot's source record, cited by every event
+
+
+@dataclass
+class Outcome:
+    events: list[dict] = field(default_factory=list)
+    new_records: list[dict] = field(default_factory=list)
+    stats: Counter = field(default_factory=Counter)
+
+
+def _days_between(earlier: str, later: str) -> float:
+    return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds() / 86400
+
+
+def _group_rows(roster: Roster, stats: Counter) -> dict[tuple, list[Row]]:
+    """Rows by (state, agency, model). ICE sometimes lists one agreement twice
+    (St. Cloud PD with two dates): one agreement, several rows."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in roster.rows:
+        groups.setdefault(row.key, []).append(row)
+    stats["duplicate_rows"] += sum(len(g) - 1 for g in groups.values())
+    return groups
+
+
+def _pick(rows: list[Row], record: dict) -> Row:
+    """Of a duplicated agreement's rows, the one that agrees with what we know."""
+    for row in rows:
+        if row.signed == record.get("signed"):
+            return row
+    return rows[0]
+
+
+def _record_key(record: dict) -> tuple:
+    return (record["state"], record["agency_key"], record["model"])
+
+
+def _keys_of(record: dict) -> list[tuple]:
+    """The record's current key and the keys of its earlier spellings, so a
+    name that flips back (GREEN FORKS, GREENS FORK) matches exactly."""
+    return [_record_key(record)] + [
+        (record["state"], alias, record["model"]) for alias in record.get("aliases", ())]
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def new_uid(row: Row, day: str | None, taken: set[str]) -> str:
+    """A readable, stable id: state, agency, model and date. Readers cite it."""
+    model = {"Jail Enforcement Model": "jem", "Task Force Model": "tfm",
+             "Warrant Service Officer": "wso"}.get(row.model or "", "unknown")
+    base = _SLUG.sub("-", f"{row.state or 'xx'} {row.agency_key} {model} {day or ''}".lower()).strip("-")
+    uid, n = base, 2
+    while uid in taken:
+        uid, n = f"{base}-{n}", n + 1
+    taken.add(uid)
+    return uid
+
+
+def _new_record(row: Row, snap: ListSnapshot, taken: set[str]) -> dict:
+    record = {
+        "uid": new_uid(row, row.signed or snap.observed_at[:10], taken),
+        "source": snap.source,
+        "status": LISTED,
+        "aliases": [],
+        "first_seen": snap.observed_at,
+        "missing_since": None,
+        "missing_count": 0,
+        "flaps": 0,
+    }
+    _apply_row(record, row, snap)
+    return record
+
+
+def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
+    if record.get("agency_key") and record["agency_key"] != row.agency_key \
+            and record["agency_key"] not in record["aliases"]:
+        record["aliases"].append(record["agency_key"])
+    record.update(state=row.state, agency=row.agency, agency_key=row.agency_key, model=row.model)
+    for name in ("county", "agency_type", "moa_url", "addendum_url", "signed"):
+        value = getattr(row, name)
+        if value is not None or name not in record:
+            record[name] = value
+    record["last_seen"] = snap.observed_at
+    record["last_listed"] = {**snap.evidence, "line": row.line}
+    record["row"] = row.evidence()
+
+
+def _changes(record: dict, row: Row) -> dict:
+    changes = {}
+    for name in COMPARED_FIELDS:
+        old, new = record.get(name), getattr(row, name)
+        if new is None:
+            continue
+        if isinstance(old, str) and isinstance(new, str) and old.casefold() == new.casefold():
+            continue  # ICE switching between ALL CAPS and Title Case is not news
+        if old != new:
+            changes[name] = {"old": old, "new": new}
+    return changes
+
+
+def _event(kind: str, record: dict, snap: ListSnapshot, row: Row | None, **extra) -> dict:
+    evidence = row.evidence() if row is not None else record.get("row")
+    return ev.record_event(kind, record, snap.observed_at, snap.evidence, evidence, **extra)
+
+
+def _debounce_met(record: dict, snap: ListSnapshot, debounce: Debounce) -> bool:
+    return (record["missing_count"] >= debounce.min_missing_snapshots
+            and _days_between(record["missing_since"], snap.observed_at) >= debounce.min_missing_days)
+
+
+def _mark_missing(record: dict, snap: ListSnapshot) -> None:
+    if record["status"] == LISTED:
+        record.update(status=MISSING, missing_since=snap.observed_at, missing_count=1)
+    else:
+        record["missing_count"] += 1
+
+
+def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple[dict, Row, str]], list[dict], list[Row]]:
+    """Pair stored records with rows: exact keys (and earlier spellings) first,
+    then identity evidence for what is left on both sides."""
+    index: dict[tuple, dict] = {}
+    for record in live:
+        for key in _keys_of(record):
+            index.setdefault(key, record)
+    pairs, used, leftover_rows = [], set(), []
+    for key, rows in groups.items():
+        record = index.get(key)
+        if record is not None and id(record) not in used:
+            used.add(id(record))
+            pairs.append((record, _pick(rows, record), "exact"))
+        else:
+            leftover_rows.append(rows[0])
+    leftover_records = [r for r in live if id(r) not in used]
+    fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows)
+    paired_rows = set()
+    for i, j, _points in fuzzy:
+        pairs.append((leftover_records[i], leftover_rows[j], "evidence"))
+        used.add(id(leftover_records[i]))
+        paired_rows.add(j)
+    return (pairs, [r for r in live if id(r) not in used],
+            [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
+
+
+def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
+                    policy: Policy, baseline: bool) -> Outcome:
+    """Diff a good participating list against the source's agreement records."""
+    out = Outcome()
+    groups = _group_rows(roster, out.stats)
+    taken = {r["uid"] for r in records}
+    if baseline:
+        for rows in groups.values():
+            out.new_records.append(_new_record(rows[0], snap, taken))
+        return out
+    live = [r for r in records if r["status"] in (LISTED, MISSING, MERGED)]
+    pairs, gone, new_rows = _match(live, groups)
+    for record, row, how in pairs:
+        _update_listed(record, row, how, snap, policy, out)
+    listed = [record for record, _row, _how in pairs]
+    new_rows = _reinstate(records, new_rows, snap, out)
+    for row in new_rows:
+        record = _new_record(row, snap, taken)
+        pending_record = _pending_match(pending, row)
+        extra = {"from_pending": pending_record is not None}
+        if pending_record is not None:
+            pending_record.update(status=SIGNED, agreement_uid=record["uid"])
+            extra["pending_since"] = pending_record["first_seen"]
+            out.stats["signed_from_pending"] += 1
+        record["from_pending"] = extra["from_pending"]
+        out.new_records.append(record)
+        out.events.append(_event(ev.SIGNED, record, snap, row, **extra))
+        out.stats["signed"] += 1
+    for record in gone:
+        if record["status"] == MERGED:
+            continue
+        _mark_missing(record, snap)
+        if not _debounce_met(record, snap, policy.debounce):
+            continue
+        twin = _listed_twin(record, listed)
+        if twin is not None:
+            record.update(status=MERGED, merged_into=twin["uid"])
+            twin["aliases"] = sorted({*twin["aliases"], record["agency_key"], *record["aliases"]}
+                                     - {twin["agency_key"]})
+            out.stats["merged_duplicate_listings"] += 1
+        else:
+            record.update(status=TERMINATED, terminated_at=snap.observed_at)
+            out.events.append(_event(ev.TERMINATED, record, snap, None,
+                                     last_listed=record.get("last_listed"),
+                                     missing_since=record["missing_since"],
+                                     lists_without_it=record["missing_count"]))
+            out.stats["terminated"] += 1
+    return out
+
+
+def _listed_twin(record: dict, listed: list[dict]) -> dict | None:
+    """A listed record that the identity evidence says is this same agreement:
+    same state and model, a near name, and enough other evidence to pair."""
+    candidates = [r for r in listed if r is not record and r["state"] == record["state"]
+                  and r["model"] == record["model"]
+                  and identity.name_points(record["agency_key"], r["agency_key"]) >= 1]
+    pairs = identity.pair_up([identity.view(record)], [identity.view(r) for r in candidates])
+    return candidates[pairs[0][1]] if pairs else None
+
+
+def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy: Policy, out: Outcome) -> None:
+    if record["status"] == MERGED:
+        # ICE lists the duplicate again: the agreement itself has not changed.
+        out.stats["merged_listing_back"] += 1
+        record.update(status=LISTED, missing_since=None, missing_count=0)
+        _apply_row(record, row, snap)
+        return
+    if record["status"] == MISSING:
+        record["flaps"] = record.get("flaps", 0) + 1
+        out.stats["returned_within_debounce"] += 1
+    changes = _changes(record, row)
+    renewal = None
+    old_signed, new_signed = record.get("signed"), row.signed
+    if new_signed and old_signed != new_signed:
+        delta = (dt.date.fromisoformat(new_signed) - dt.date.fromisoformat(old_signed)).days if old_signed else None
+        if delta is not None and delta >= policy.renewal_min_days:
+            renewal = {"old": old_signed, "new": new_signed}
+        else:
+            changes["signed"] = {"old": old_signed, "new": new_signed}
+    record.update(status=LISTED, missing_since=None, missing_count=0)
+    _apply_row(record, row, snap)
+    if renewal:
+        out.events.append(_event(ev.RENEWED, record, snap, row, previous_signed=renewal["old"],
+                                 changes={"signed": renewal, **changes}))
+        out.stats["renewed"] += 1
+    elif changes:
+        out.events.append(_event(ev.CORRECTED, record, snap, row, changes=changes, matched_by=how))
+        out.stats["corrected"] += 1
+        for name in changes:
+            out.stats[f"corrected_{name}"] += 1
+
+
+def _reinstate(records: list[dict], rows: list[Row], snap: ListSnapshot, out: Outcome) -> list[Row]:
+    """Rows that bring back an agreement reported terminated (same MOA: same
+    signing date or document). Returns the rows that are new agreements."""
+    ended = [r for r in records if r["status"] == TERMINATED]
+    if not ended or not rows:
+        return rows
+    pairs = identity.pair_up([identity.view(r) for r in ended], rows)
+    back = set()
+    for i, j, _points in pairs:
+        record, row = ended[i], rows[j]
+        same_moa = bool(record.get("moa_url") and record["moa_url"] == row.moa_url)
+        if not same_moa and record.get("signed") and row.signed and record["signed"] != row.signed:
+            continue  # a new signing date: a new MOA, reported as signed
+        changes = _changes(record, row)
+        terminated_at = record.get("terminated_at")
+        record.update(status=LISTED, missing_since=None, missing_count=0, terminated_at=None)
+        _apply_row(record, row, snap)
+        out.events.append(_event(ev.REINSTATED, record, snap, row, terminated_at=terminated_at,
+                                 **({"changes": changes} if changes else {})))
+        out.stats["reinstated"] += 1
+        back.add(j)
+    return [row for j, row in enumerate(rows) if j not in back]
+
+
+def _pending_match(pending: list[dict], row: Row) -> dict | None:
+    """The pending application this new agreement answers, if any: same
+    state and model, and a name that is the same or near."""
+    best, best_points = None, 1
+    for record in pending:
+        if record["status"] not in (LISTED, MISSING) or record["state"] != row.state \
+                or record["model"] != row.model:
+            continue
+        points = identity.name_points(record["agency_key"], row.agency_key)
+        if points > best_points:
+            best, best_points = record, points
+    return best
+
+
+def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, snap: ListSnapshot,
+                 policy: Policy, baseline: bool) -> Outcome:
+    """Diff a good pending list against the source's pending records.
+
+    An application that leaves the list because ICE signed it is not
+    withdrawn: the participating diff marks it signed, and a withdrawal is
+    only reported after the same debounce as a termination."""
+    out = Outcome()
+    groups = _group_rows(roster, out.stats)
+    taken = {r["uid"] for r in records}
+    if baseline:
+        for rows in groups.values():
+            out.new_records.append(_new_record(rows[0], snap, taken))
+        return out
+    live = [r for r in records if r["status"] in (LISTED, MISSING, SIGNED)]
+    pairs, gone, new_rows = _match(live, groups)
+    for record, row, _how in pairs:
+        if record["status"] == MISSING:
+            out.stats["pending_returned_within_debounce"] += 1
+            record.update(status=LISTED, missing_since=None, missing_count=0)
+        _apply_row(record, row, snap)
+    listed_agreements = [a for a in agreements if a["status"] == LISTED]
+    for row in new_rows:
+        record = _new_record(row, snap, taken)
+        if _agreement_for(listed_agreements, record):
+            record["status"] = SIGNED  # already participating: ICE's lists lag each other
+            out.stats["pending_already_signed"] += 1
+        else:
+            out.events.append(_event(ev.PENDING_ADDED, record, snap, row))
+            out.stats["pending_added"] += 1
+        out.new_records.append(record)
+    for record in gone:
+        if record["status"] == SIGNED:
+            continue
+        _mark_missing(record, snap)
+        if not _debounce_met(record, snap, policy.debounce):
+            continue
+        agreement = _agreement_for(listed_agreements, record)
+        if agreement is not None:
+            record.update(status=SIGNED, agreement_uid=agreement["uid"])
+            out.stats["pending_left_as_signed"] += 1
+        else:
+            record.update(status=WITHDRAWN, withdrawn_at=snap.observed_at)
+            out.events.append(_event(ev.PENDING_WITHDRAWN, record, snap, None,
+                                     last_listed=record.get("last_listed"),
+                                     missing_since=record["missing_since"]))
+            out.stats["pending_withdrawn"] += 1
+    return out
+
+
+def _agreement_for(agreements: list[dict], record: dict) -> dict | None:
+    for agreement in agreements:
+        if agreement["state"] == record["state"] and agreement["model"] == record["model"] \
+                and identity.name_points(agreement["agency_key"], record["agency_key"]) >= 2:
+            return agreement
+    return None
