@@ -1,0 +1,462 @@
+"""The .xlsx reader: real ICE workbooks, Excel's value rules, and files built to hurt it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+import time
+import tracemalloc
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import xlsx_faults as faults
+from spiders import xlsx
+from spiders.xlsx import Cell, Limits, WorkbookError, read_first_sheet
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "xlsx"
+EARLIEST = "20250221T2149_participatingAgencies-20250221214937.xlsx"
+PENDING = "20250221T2149_pendingAgencies-20250221214937.xlsx"
+RESAVED = "20250301T1807_participatingAgencies-20250301180751.xlsx"
+JULY = "20250711T0900_participatingAgencies07112025am.xlsx"
+SWAPPED = "20250922T1600_participatingAgencies09222025pm.xlsx"
+
+PARTICIPATING_2025_02 = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "SUPPORT TYPE", "SIGNED", "MOA"]
+PARTICIPATING_2025_07 = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA",
+                         "ADDENDUM"]
+# Header, and manifest.csv's `rows` (non-empty data rows), of each fixture.
+EXPECTED = {
+    EARLIEST: (PARTICIPATING_2025_02, 151),
+    PENDING: (["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "SUPPORT TYPE"], 41),
+    RESAVED: (PARTICIPATING_2025_02, 239),
+    JULY: (PARTICIPATING_2025_07, 805),
+    SWAPPED: (["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE"], 42),
+}
+SAFELINK_COLBERT = (
+    "https://gcc02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwww.ice.gov%2Fdoclib%2F287gMOA%2F"
+    "ColbertCoSheriffsOfficeAL_WSO_MOA_05.08.25.pdf&data=05%7C02%7CERO287g%40ice.dhs.gov%7C"
+    "062e3217bd974cfc3a9f08dda90bcb20%7C1b87612a306c49d681e697c6e1a9197f%7C0%7C0%7C638852590291873164%7C"
+    "Unknown%7CTWFpbGZsb3d8eyJFbXB0eU1hcGkiOnRydWUsIlYiOiIwLjAuMDAwMCIsIlAiOiJXaW4zMiIsIkFOIjoiTWFpbCIsIl"
+    "dUIjoyfQ%3D%3D%7C0%7C%7C%7C&sdata=dJltKswH6Cm2zi6O63a68dBaSMFaZdG4EwarN9xk00g%3D&reserved=0")
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def parse_mode(request, monkeypatch) -> str:
+    """Run a test both ways the reader parses XML: real parts are small enough
+    to parse whole, so force the chunked streaming path too."""
+    if request.param == "streamed":
+        monkeypatch.setattr(xlsx, "_TREE_MAX_BYTES", 0)
+        monkeypatch.setattr(xlsx, "_CHUNK_BYTES", 4096)
+    return request.param
+
+
+def values(rows: list[list[Cell]]) -> list[list[object]]:
+    return [[cell.value for cell in row] for row in rows]
+
+
+def data_rows(rows: list[list[Cell]]) -> int:
+    return sum(1 for row in rows[1:] if any(cell.value is not None for cell in row))
+
+
+def refused(data: bytes, limits: Limits = Limits()) -> str:
+    """The one-line reason the reader gives for refusing ``data``."""
+    with pytest.raises(WorkbookError) as info:
+        read_first_sheet(data, limits)
+    message = str(info.value)
+    assert "\n" not in message and message == message.strip()
+    return message
+
+
+# --- real ICE workbooks --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_workbook_header_and_row_count(name, parse_mode):
+    header, count = EXPECTED[name]
+    rows = read_first_sheet(fixture(name))
+    assert values(rows[:1]) == [header]
+    assert data_rows(rows) == count
+    assert len(rows) == count + 1  # no blank rows inside, trailing blank rows dropped
+
+
+def test_earliest_list_row_with_date_and_moa_link(parse_mode):
+    rows = read_first_sheet(fixture(EARLIEST))
+    assert rows[1] == [
+        Cell("ALABAMA"), Cell("Etowah County Sheriff's Office"), Cell("County"), Cell("Jail Enforcement Model"),
+        Cell(dt.datetime(2020, 6, 9)),
+        Cell("link", "https://www.ice.gov/doclib/287gMOA/287gJEM_%20etowahCoAL_06-09-2020.pdf"),
+    ]
+    assert sum(1 for row in rows for cell in row if cell.hyperlink) == 132
+
+
+def test_july_list_keeps_safelinks_odd_dates_and_raw_text(parse_mode):
+    rows = read_first_sheet(fixture(JULY))
+    assert rows[6][6] == Cell("link", SAFELINK_COLBERT)  # G7: wrapped, as stored
+    addendum = rows[156][7]
+    assert addendum.value == "link" and "HillsboroughCountySherrifsOffice_WSO_MOA_06102025.pdf" in addendum.hyperlink
+    grundy = rows[614]
+    assert grundy[1] == Cell("Grundy County Sheriff's Office ")  # trailing space kept
+    assert grundy[5] == Cell(dt.datetime(5025, 7, 7))  # ICE's typo is a valid serial
+    assert rows[757][5] == Cell("05/082025")  # SIGNED typed as text
+    assert rows[727][5] == Cell("7/72025")
+    assert rows[-1][:2] == [Cell("WYOMING"), Cell("Sweetwater County Sheriff's Office")]
+
+
+def test_pending_list_served_behind_the_participating_link(parse_mode):
+    rows = read_first_sheet(fixture(SWAPPED))
+    assert rows[1] == [Cell("ALABAMA"), Cell("Autauga County Sheriff's Office "), Cell("County "),
+                       Cell("Autauga County"), Cell("Jail Enforcement Model ")]
+
+
+def test_pending_list_keeps_curly_apostrophe(parse_mode):
+    rows = read_first_sheet(fixture(PENDING))
+    assert values(rows[-1:]) == [["WYOMING", "Sweetwater County Sheriff’s Office", "County",
+                                  "Jail Enforcement Model"]]
+
+
+def test_list_resaved_by_another_tool(parse_mode):
+    # This capture was re-written by a non-Excel tool: other attribute order,
+    # folder entries in the zip, reversed rows, and its hyperlinks are gone.
+    rows = read_first_sheet(fixture(RESAVED))
+    assert rows[1] == [Cell("WYOMING"), Cell("Campbell County Sheriff's Office"), Cell("County"),
+                       Cell("Warrant Service Officer"), Cell(dt.datetime(2025, 2, 26)), Cell("link pending")]
+    assert not any(cell.hyperlink for row in rows for cell in row)
+
+
+# --- value rules -------------------------------------------------------------
+
+
+def test_shared_strings_plain_rich_and_escaped():
+    strings = faults.shared_strings(
+        "<t>plain</t>",
+        '<r><t>Rich </t></r><r><rPr><b/></rPr><t xml:space="preserve">text </t></r><rPh sb="0" eb="1"><t>ルビ</t></rPh>',
+        '<t xml:space="preserve">  padded  </t>',
+        "<t/>",
+        "<t>line_x000D__x000A_break</t>",
+        "<t>literal _x005F_x0041_</t>",
+    )
+    cells = "".join(f'<c r="{col}1" t="s"><v>{n}</v></c>' for n, col in enumerate("ABCDEF"))
+    rows = read_first_sheet(faults.build_xlsx(faults.worksheet(f'<row r="1">{cells}</row>'), strings=strings))
+    assert values(rows) == [["plain", "Rich text ", "  padded  ", "", "line\r\nbreak", "literal _x0041_"]]
+
+
+def test_inline_strings():
+    sheet = faults.worksheet(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>inline</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><r><t>in</t></r><r><t>line rich</t></r></is></c>'
+        '<c r="C1" t="inlineStr"/></row>')
+    assert values(read_first_sheet(faults.build_xlsx(sheet))) == [["inline", "inline rich"]]
+
+
+def test_numbers_booleans_errors_and_formula_results():
+    sheet = faults.worksheet(
+        '<row r="1"><c r="A1"><v>42</v></c><c r="B1"><v>2.5</v></c><c r="C1" t="n"><v>1.0</v></c>'
+        '<c r="D1"><v>1E3</v></c><c r="E1"><v>-0.125</v></c></row>'
+        '<row r="2"><c r="A2" t="b"><v>1</v></c><c r="B2" t="b"><v>0</v></c>'
+        '<c r="C2" t="e"><v>#N/A</v></c><c r="D2" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
+        '<row r="3"><c r="A3" t="str"><f>A1&amp;""</f><v>42</v></c><c r="B3"><f>A1*2</f><v>84</v></c>'
+        '<c r="C3"><f>A1</f></c><c r="D3"><v></v></c><c r="E3" t="d"><v>2025-02-26T10:30:00</v></c></row>')
+    rows = read_first_sheet(faults.build_xlsx(sheet))
+    assert values(rows) == [[42, 2.5, 1, 1000, -0.125], [True, False, "#N/A", "#DIV/0!"],
+                            ["42", 84, None, None, dt.datetime(2025, 2, 26, 10, 30)]]
+    assert [type(v) for v in values(rows)[0]] == [int, float, int, int, float]
+
+
+def test_cells_are_placed_by_reference_else_by_running_position():
+    sheet = faults.worksheet(
+        '<row r="2"><c r="C2" t="inlineStr"><is><t>C2</t></is></c></row>'
+        '<row><c t="inlineStr"><is><t>A3</t></is></c><c/><c t="inlineStr"><is><t>C3</t></is></c></row>'
+        '<row r="5"><c r="B5" t="inlineStr"><is><t>B5</t></is></c><c t="inlineStr"><is><t>C5</t></is></c>'
+        '<c r="A5" t="inlineStr"><is><t>A5</t></is></c></row>'
+        '<row r="6"><c r="A6" s="1"/><c r="B6" s="1"/></row>')
+    assert values(read_first_sheet(faults.build_xlsx(sheet))) == [
+        [], [None, None, "C2"], ["A3", None, "C3"], [], ["A5", "B5", "C5"]]
+
+
+def number_styled(serial: str, fmt_id: int, custom: dict[int, str] | None = None,
+                  workbook_pr: str = "<workbookPr/>") -> object:
+    """The value of one number cell shown with number format ``fmt_id``."""
+    book = faults.build_xlsx(faults.worksheet(f'<row r="1"><c r="A1" s="1"><v>{serial}</v></c></row>'),
+                             style=faults.styles([0, fmt_id], custom), workbook_pr=workbook_pr)
+    return read_first_sheet(book)[0][0].value
+
+
+@pytest.mark.parametrize("fmt_id, code", [
+    (14, None), (15, None), (22, None), (30, None), (47, None), (57, None),
+    (164, "yyyy-mm-dd"), (165, "[$-409]mmmm d, yyyy;@"), (166, "h:mm AM/PM"), (167, '[Red]dd/mm/yy "at" hh:mm'),
+])
+def test_date_formats_make_datetimes(fmt_id, code):
+    custom = {fmt_id: code} if code else None
+    assert number_styled("45714.75", fmt_id, custom) == dt.datetime(2025, 2, 26, 18, 0)
+
+
+@pytest.mark.parametrize("fmt_id, code", [
+    (0, None), (2, None), (49, None), (164, "General"), (165, "0.00"), (166, "[Red]0.00"),
+    (167, '"days "0'), (168, r"0\d"), (169, "#,##0_);[Red](#,##0)"),
+])
+def test_other_formats_keep_numbers(fmt_id, code):
+    custom = {fmt_id: code} if code else None
+    assert number_styled("45714.75", fmt_id, custom) == 45714.75
+
+
+@pytest.mark.parametrize("serial, expected", [
+    ("1", dt.datetime(1900, 1, 1)),
+    ("59", dt.datetime(1900, 2, 28)),
+    ("60", dt.datetime(1900, 2, 28)),  # Excel's 1900-02-29, a day that never was
+    ("61", dt.datetime(1900, 3, 1)),
+    ("0.5", dt.datetime(1899, 12, 31, 12)),  # a time alone: Excel's day 0 is 1900-01-00
+    ("45714", dt.datetime(2025, 2, 26)),
+    ("45714.999999999", dt.datetime(2025, 2, 27)),  # float noise rounds to the millisecond
+    ("1141572", dt.datetime(5025, 7, 7)),
+    ("2958465", dt.datetime(9999, 12, 31)),
+    ("2958466", 2958466),  # past 9999-12-31: no date, keep the number
+    ("-1", -1),
+])
+def test_serials_in_the_1900_system(serial, expected):
+    assert number_styled(serial, 14) == expected
+
+
+@pytest.mark.parametrize("serial, expected", [("0", dt.datetime(1904, 1, 1)), ("44252", dt.datetime(2025, 2, 26)),
+                                              ("2958465", 2958465)])
+def test_serials_in_the_1904_system(serial, expected):
+    assert number_styled(serial, 14, workbook_pr='<workbookPr date1904="1"/>') == expected
+
+
+def hyperlinked_sheet(links: str, rels: str, data: str = "") -> list[list[Cell]]:
+    sheet = faults.worksheet(data or '<row r="1"><c r="A1" t="inlineStr"><is><t>moa</t></is></c></row>',
+                             f"<hyperlinks>{links}</hyperlinks>")
+    return read_first_sheet(faults.build_xlsx(sheet, sheet_rels=rels))
+
+
+def test_hyperlinks_single_range_and_on_empty_cells(parse_mode):
+    rels = faults.relationships(("rId1", "hyperlink", "https://ice.gov/a.pdf", True),
+                                ("rId2", "hyperlink", "https://ice.gov/b.pdf?x=1&amp;y=2", True))
+    rows = hyperlinked_sheet('<hyperlink ref="A1" r:id="rId1"/><hyperlink ref="B2:C3" r:id="rId2"/>', rels)
+    b = "https://ice.gov/b.pdf?x=1&y=2"
+    assert rows == [[Cell("moa", "https://ice.gov/a.pdf")],
+                    [Cell(None), Cell(None, b), Cell(None, b)],
+                    [Cell(None), Cell(None, b), Cell(None, b)]]
+
+
+def test_hyperlinks_without_an_external_target_are_ignored():
+    rels = faults.relationships(("rId1", "hyperlink", "../printerSettings/printerSettings1.bin", False))
+    rows = hyperlinked_sheet('<hyperlink ref="A1" location="Sheet2!A1" display="inside"/>'
+                             '<hyperlink ref="A1" r:id="rId1"/><hyperlink ref="A1" r:id="rId9"/>', rels)
+    assert rows == [[Cell("moa")]]
+
+
+def test_first_sheet_in_workbook_order_resolved_through_relationships():
+    parts = {
+        "xl/workbook.xml": faults.workbook_xml(["rId5", "rId7", "rId1"]),
+        "xl/_rels/workbook.xml.rels": faults.relationships(
+            ("rId1", "worksheet", "worksheets/sheet1.xml", False),
+            ("rId5", "chartsheet", "chartsheets/sheet1.xml", False),
+            ("rId7", "worksheet", "/xl/worksheets/Data.xml", False)),
+        "xl/worksheets/data.xml": faults.worksheet('<row r="1"><c r="A1"><v>7</v></c></row>'),
+    }
+    sheet1 = faults.worksheet('<row r="1"><c r="A1"><v>1</v></c></row>')
+    assert values(read_first_sheet(faults.build_xlsx(sheet1, parts=parts))) == [[7]]
+
+
+def test_workbook_written_by_openpyxl():
+    from openpyxl import Workbook
+    import io
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["text", 3, 2.5, True, dt.datetime(2025, 3, 1, 14, 5, 6)])
+    sheet["A2"] = "link"
+    sheet["A2"].hyperlink = "https://www.ice.gov/doclib/287gMOA/x.pdf"
+    sheet["C3"] = "=A1"  # no cached value: openpyxl does not calculate
+    buffer = io.BytesIO()
+    book.save(buffer)
+    rows = read_first_sheet(buffer.getvalue())
+    assert rows == [[Cell("text"), Cell(3), Cell(2.5), Cell(True), Cell(dt.datetime(2025, 3, 1, 14, 5, 6))],
+                    [Cell("link", "https://www.ice.gov/doclib/287gMOA/x.pdf")]]
+
+
+# --- refusals ----------------------------------------------------------------
+
+
+def test_refuses_what_is_not_an_xlsx_workbook():
+    assert refused(faults.html_page()) == "not an xlsx workbook (looks like an HTML page)"
+    assert refused(b"") == "not an xlsx workbook (empty file)"
+    assert refused(b"%PDF-1.7 ...") == "not an xlsx workbook (not a zip archive)"
+    assert refused(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)) == (
+        "not an xlsx workbook (looks like a legacy .xls or a password-protected workbook)")
+    assert refused(faults.docx()) == "not an xlsx workbook (zip has no xl/workbook.xml; looks like a Word document)"
+    data = fixture(EARLIEST)
+    assert refused(data[: len(data) // 2]).startswith("not an xlsx workbook (truncated or corrupt zip archive")
+
+
+def test_refuses_broken_workbook_structure():
+    no_sheets = faults.build_xlsx(faults.worksheet(""), parts={"xl/workbook.xml": faults.workbook_xml([])})
+    assert refused(no_sheets) == "no worksheet in workbook"
+    missing_sheet = faults.build_xlsx(faults.worksheet(""), parts={"xl/worksheets/sheet1.xml": None})
+    assert refused(missing_sheet) == "workbook part missing: xl/worksheets/sheet1.xml"
+    bad_index = faults.build_xlsx(faults.worksheet('<row r="1"><c r="A1" t="s"><v>3</v></c></row>'),
+                                  strings=faults.shared_strings("<t>only</t>"))
+    assert refused(bad_index) == "shared string index 3 out of range"
+    bad_number = faults.build_xlsx(faults.worksheet('<row r="1"><c r="A1"><v>twelve</v></c></row>'))
+    assert refused(bad_number) == "bad number in a numeric cell: 'twelve'"
+    not_a_sheet = faults.build_xlsx(f'<chartsheet xmlns="{faults.MAIN}"/>')
+    assert refused(not_a_sheet) == "unexpected content in xl/worksheets/sheet1.xml (no worksheet element)"
+
+
+def test_refuses_malformed_xml(parse_mode):
+    data = faults.replace_member(faults.openpyxl_workbook([["a"]]), faults.SHEET,
+                                 f'<worksheet xmlns="{faults.MAIN}"><sheetData><row r="1"><c r="A1">')
+    assert refused(data).startswith("malformed XML in xl/worksheets/sheet1.xml: ")
+
+
+@pytest.mark.parametrize("hostile", [faults.billion_laughs, faults.external_entity])
+def test_refuses_a_dtd_without_expanding_it(hostile, parse_mode):
+    data = faults.replace_member(faults.openpyxl_workbook([["a"]]), faults.SHARED_STRINGS, hostile())
+    started = time.perf_counter()
+    assert refused(data) == "refused xl/sharedStrings.xml: it declares a DTD (entity expansion risk)"
+    assert time.perf_counter() - started < 1
+
+
+def test_refuses_input_over_the_size_limit():
+    assert refused(fixture(EARLIEST), Limits(max_file_bytes=10_000)) == "file too large: 29728 bytes (limit 10000)"
+
+
+def test_refuses_sheets_over_the_row_and_column_limits(parse_mode):
+    data = fixture(EARLIEST)
+    assert refused(data, Limits(max_rows=100)) == "sheet too large: more than 100 rows"
+    assert refused(data, Limits(max_cols=5)) == "sheet too large: more than 5 columns"
+    assert len(read_first_sheet(data, Limits(max_rows=152, max_cols=6))) == 152
+    rels = faults.relationships(("rId1", "hyperlink", "https://ice.gov/a.pdf", True))
+    far_link = faults.build_xlsx(faults.worksheet("", '<hyperlinks><hyperlink ref="A1:A200" r:id="rId1"/>'
+                                                      "</hyperlinks>"), sheet_rels=rels)
+    assert refused(far_link, Limits(max_rows=100)) == "sheet too large: more than 100 rows"
+
+
+def test_refuses_an_honest_zip_bomb_before_inflating_it():
+    data = faults.zeros_member(faults.openpyxl_workbook([["a"]]), faults.SHEET, 500 << 20, compresslevel=1)
+    assert refused(data) == ("zip member xl/worksheets/sheet1.xml too large: declares 524288000 bytes "
+                             "(limit 104857600)")
+    dense = faults.zeros_member(faults.openpyxl_workbook([["a"]]), faults.SHEET, 50 << 20)
+    assert refused(dense).startswith("zip member xl/worksheets/sheet1.xml looks like a zip bomb: compression ratio ")
+    assert refused(fixture(JULY), Limits(max_total_bytes=100_000)) == (
+        "workbook too large: parts read declare over 100000 bytes")
+
+
+def test_a_lying_size_header_cannot_make_it_inflate_more():
+    bomb = faults.zeros_member(faults.openpyxl_workbook([["a"]]), faults.SHEET, 50 << 20)
+    lying = faults.patch_central_directory(bomb, faults.SHEET, file_size=20_000)
+    tracemalloc.start()
+    try:
+        message = refused(lying)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message.startswith("corrupt zip member xl/worksheets/sheet1.xml: ")
+    assert peak < 2 << 20
+
+
+def test_refuses_encrypted_and_unsupported_members():
+    data = faults.openpyxl_workbook([["a"]])
+    encrypted = faults.patch_central_directory(data, faults.SHEET, flag_bits=0x1)
+    assert refused(encrypted) == "zip member xl/worksheets/sheet1.xml is encrypted"
+    bzip2 = faults.replace_member(data, faults.SHEET, zipfile.ZipFile(__import__("io").BytesIO(data)).read(
+        faults.SHEET), compression=zipfile.ZIP_BZIP2)
+    assert refused(bzip2) == "zip member xl/worksheets/sheet1.xml uses unsupported compression method 12"
+
+
+def test_streaming_bounds_an_element_that_never_closes(monkeypatch):
+    monkeypatch.setattr(xlsx, "_TREE_MAX_BYTES", 0)
+    monkeypatch.setattr(xlsx, "_MAX_ELEMENT_BYTES", 200_000)
+    endless_row = '<row r="1">' + '<c t="inlineStr"><is><t>x</t></is></c>' * 20_000 + "</row>"
+    data = faults.build_xlsx(faults.worksheet(endless_row))
+    assert refused(data) == "XML element too large in xl/worksheets/sheet1.xml: over 200000 bytes"
+
+
+def test_streaming_drops_what_it_does_not_keep(monkeypatch):
+    monkeypatch.setattr(xlsx, "_TREE_MAX_BYTES", 0)
+    padding = "<mergeCells>" + '<mergeCell ref="A1:B2"/>' * 50_000 + "</mergeCells>"
+    data = faults.build_xlsx(faults.worksheet('<row r="1"><c r="A1"><v>1</v></c></row>', padding))
+    assert values(read_first_sheet(data)) == [[1]]
+
+
+def test_damaged_files_raise_only_workbook_error():
+    original = fixture(PENDING)
+    rng = random.Random(287)
+    for _ in range(300):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            read_first_sheet(bytes(damaged))
+        except WorkbookError as err:
+            assert "\n" not in str(err)
+    for cut in range(0, len(original), 997):
+        with pytest.raises(WorkbookError):
+            read_first_sheet(original[:cut])
+
+
+# --- every real list, against openpyxl ------------------------------------------
+
+
+def openpyxl_cells(path: Path) -> dict[tuple[int, int], tuple[object, str | None]]:
+    """(row, column) -> (value, hyperlink target) of every cell openpyxl fills."""
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheet = openpyxl.load_workbook(path, data_only=True).worksheets[0]
+    cells = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            link = cell.hyperlink.target if cell.hyperlink is not None else None
+            value = cell.value
+            if isinstance(value, dt.time):  # openpyxl gives a time alone for serials under 1
+                value = dt.datetime.combine(dt.date(1899, 12, 31), value)
+            if value is not None or link is not None:
+                cells[(cell.row, cell.column)] = (value, link)
+    return cells
+
+
+def our_cells(rows: list[list[Cell]]) -> dict[tuple[int, int], tuple[object, str | None]]:
+    return {(r, c): (cell.value, cell.hyperlink) for r, row in enumerate(rows, 1) for c, cell in enumerate(row, 1)
+            if cell.value is not None or cell.hyperlink is not None}
+
+
+def same_type(ours: object, theirs: object) -> bool:
+    """openpyxl reads 2.0 as float where we give int; every other type must match."""
+    numbers = (int, float)
+    if isinstance(ours, numbers) and isinstance(theirs, numbers):
+        return isinstance(ours, bool) == isinstance(theirs, bool)
+    return type(ours) is type(theirs)
+
+
+@pytest.mark.slow
+def test_every_real_list_matches_openpyxl(shared_snapshots, request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("takes ~40 s: run with -m slow")
+    manifest = list(csv.DictReader((shared_snapshots / "manifest.csv").open(newline="")))
+    assert len(manifest) == 391
+    mismatches, elapsed = [], 0.0
+    for entry in manifest:
+        path = shared_snapshots / entry["file"]
+        data = path.read_bytes()
+        started = time.perf_counter()
+        rows = read_first_sheet(data)
+        elapsed += time.perf_counter() - started
+        ours, theirs = our_cells(rows), openpyxl_cells(path)
+        for key in sorted(ours.keys() | theirs.keys()):
+            mine, other = ours.get(key), theirs.get(key)
+            if mine != other or not same_type(mine[0], other[0]):
+                mismatches.append((entry["file"], key, mine, other))
+        if data_rows(rows) != int(entry["rows"]):
+            mismatches.append((entry["file"], "rows", data_rows(rows), entry["rows"]))
+    assert mismatches == []
+    # A loose guard against a slow reader creeping back (measured ~8 ms a file).
+    assert elapsed / len(manifest) < 0.025
