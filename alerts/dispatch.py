@@ -1,0 +1,76 @@
+"""One batch to one destination: render it for the medium and send it.
+
+A batch is what the outbox claimed for one destination and cadence in one
+run: its events (each once, however many of the destination's
+subscriptions matched), a token that names it everywhere (Slack metadata,
+the e-mail Message-ID) and the time it was formed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from alerts.mailer import send_email
+from alerts.render_email import render_email
+from alerts.render_slack import render_batch
+from alerts.router import is_operator_route
+from alerts.settings import AlertSettings
+from alerts.slack import SendResult, SlackChannel, SlackWebhook
+from alerts.subscriptions import Subscription, describe_destination, split_destination
+
+
+@dataclass
+class Batch:
+    token: str
+    destination: str
+    cadence: str
+    batch_at: dt.datetime
+    events: list[dict]              # sorted by id, each once
+    subscription_ids: list[str]
+
+    @property
+    def kind(self) -> str:
+        return split_destination(self.destination)[0]
+
+    @property
+    def readable_back(self) -> bool:
+        """Slack bot channels can be read back to settle a crash; e-mail and
+        webhooks cannot, so those are resent (identical copy) instead."""
+        return self.kind == "slack"
+
+
+def reasons(batch: Batch, subscriptions: dict[str, Subscription]) -> list[str]:
+    lines = []
+    for sub_id in batch.subscription_ids:
+        if is_operator_route(sub_id):
+            lines.append(f"operator alerts for {describe_destination(batch.destination)}. "
+                         "To stop: remove it from [operator] in the config file")
+        elif sub_id in subscriptions:
+            sub = subscriptions[sub_id]
+            lines.append(f"{sub.id}: {describe_destination(sub.destination)}, {sub.cadence}, "
+                         f"{sub.filter.describe()}. To stop: {sub.how_to_stop()}")
+    return lines
+
+
+def send_batch(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> SendResult:
+    kind, target = split_destination(batch.destination)
+    if kind == "slack":
+        messages = render_batch(batch.events, batch.cadence, settings.slack, can_thread=True)
+        return SlackChannel(settings.slack, target).send(messages, batch.token)
+    if kind == "webhook":
+        messages = render_batch(batch.events, batch.cadence, settings.slack, can_thread=False)
+        return SlackWebhook(settings.slack, target).send(messages)
+    message = render_email(batch.events, reasons(batch, subscriptions), batch.cadence, target, batch.token,
+                           batch.batch_at, settings.email)
+    error = send_email(message, target, settings.email)
+    if error:
+        return SendResult(error=error)
+    return SendResult(delivered=[e["id"] for e in batch.events], messages=1)
+
+
+def find_delivered(batch: Batch, settings: AlertSettings) -> set[int] | None:
+    """For a batch left in doubt by a crash: the events Slack shows as posted
+    (None: its first message is not in the channel). Raises ReconcileError."""
+    return SlackChannel(settings.slack, split_destination(batch.destination)[1]).find_delivered(
+        batch.token, batch.batch_at)

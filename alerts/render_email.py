@@ -1,0 +1,145 @@
+"""E-mail for one delivery batch: multipart text + HTML, grouped by state.
+
+Scraped text reaches a header only through ``header_text`` (control
+characters and line breaks removed, length capped), and the message uses the
+strict SMTP policy, which refuses any header value with CR or LF, so an
+agency name like "X\\r\\nBcc: victim@example.com" can never add a header. In
+the HTML part everything scraped is escaped.
+
+The same batch renders to the same bytes (Date from the batch time, Message-ID
+and MIME boundary from its token): a resend after a crash is an identical
+copy that mail systems collapse by Message-ID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import unicodedata
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from alerts.describe import EventView, describe
+from alerts.render_slack import summary_line, title
+from alerts.settings import EmailSettings
+from alerts.subscriptions import state_name
+
+SUBJECT_LIMIT = 150
+# SMTP's strict policy, with headers folded only past RFC 5322's hard limit:
+# the default 78 makes Python fold a long Subject right after its colon.
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def header_text(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """Text safe for a header: no control/format characters or line
+    separators, whitespace folded, at most ``limit`` characters."""
+    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    folded = " ".join(kept.split())
+    return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
+def message_id(token: str, settings: EmailSettings) -> str:
+    return f"<watch287g.{token}@{settings.message_id_domain}>"
+
+
+def _group(views: list[EventView]) -> list[tuple[str, list[EventView]]]:
+    groups: dict[str, list[EventView]] = {}
+    for view in sorted(views, key=lambda v: (v.state is None, state_name(v.state) if v.state else "", v.event_id)):
+        label = state_name(view.state) if view.state else "Operator and other alerts"
+        groups.setdefault(label, []).append(view)
+    return list(groups.items())
+
+
+def subject(views: list[EventView], cadence: str, batch_at: dt.datetime) -> str:
+    if cadence in ("daily", "weekly"):
+        states = len({v.state for v in views if v.state})
+        text = f"{title(len(views), cadence)} in {states} state{'s' if states != 1 else ''}, {batch_at:%Y-%m-%d}"
+    elif len(views) == 1:
+        text = f"287(g): {views[0].headline}"
+    else:
+        text = f"{title(len(views), cadence)} — {summary_line(views)}"
+    return header_text(text)
+
+
+def render_email(events: list[dict], reasons: list[str], cadence: str, to: str, token: str,
+                 batch_at: dt.datetime, settings: EmailSettings) -> EmailMessage:
+    """``reasons``: one line per subscription this mail serves, saying how to stop it."""
+    views = [describe(e) for e in events]
+    groups = _group(views)
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["From"] = formataddr((header_text(settings.from_name, 64), settings.from_address))
+    message["To"] = to
+    message["Subject"] = subject(views, cadence, batch_at)
+    message["Date"] = format_datetime(batch_at.astimezone(dt.timezone.utc))
+    message["Message-ID"] = message_id(token, settings)
+    message["List-Unsubscribe"] = f"<{settings.unsubscribe_target}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_text_body(views, groups, reasons, cadence))
+    message.add_alternative(_html_body(views, groups, reasons, cadence), subtype="html")
+    message.set_boundary(f"==watch287g-{token}==")
+    return message
+
+
+def _intro(views: list[EventView], cadence: str) -> str:
+    return f"{title(len(views), cadence)} — {summary_line(views)}"
+
+
+def _footer_lines(reasons: list[str]) -> list[str]:
+    return ["You get this because of:", *(f"  {reason}" for reason in reasons)]
+
+
+def _text_body(views: list[EventView], groups, reasons: list[str], cadence: str) -> str:
+    lines = [_intro(views, cadence), ""]
+    for label, members in groups:
+        heading = f"{label.upper()} ({len(members)})"
+        lines += [heading, "-" * len(heading)]
+        for view in members:
+            lines.append(f"* {view.headline}")
+            facts = " · ".join(f"{name}: {value}" for name, value in view.fields if name != "State")
+            if facts:
+                lines.append(f"  {facts}")
+            lines += [f"  {label_}: {url}" for label_, url in view.links]
+            if view.evidence:
+                lines.append(f"  Evidence: {view.evidence}")
+            lines.append("")
+    lines += ["-- ", *_footer_lines(reasons)]
+    return "\n".join(lines) + "\n"
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_body(views: list[EventView], groups, reasons: list[str], cadence: str) -> str:
+    parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width\"></head>"
+             "<body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328;"
+             "max-width:680px;margin:0 auto;padding:16px;line-height:1.45\">",
+             f"<h1 style=\"font-size:20px;margin:0 0 4px\">{_e(title(len(views), cadence))}</h1>",
+             f"<p style=\"color:#57606a;margin:0 0 16px\">{_e(summary_line(views))}</p>"]
+    for label, members in groups:
+        parts.append(f"<h2 style=\"font-size:16px;border-bottom:1px solid #d0d7de;padding-bottom:4px;"
+                     f"margin:20px 0 8px\">{_e(label)} <span style=\"color:#57606a;font-weight:normal\">"
+                     f"({len(members)})</span></h2>")
+        for view in members:
+            parts.append(_html_item(view))
+    parts.append("<hr style=\"border:0;border-top:1px solid #d0d7de;margin-top:24px\">"
+                 "<p style=\"font-size:12px;color:#57606a\">")
+    parts.append("<br>".join(_e(line.strip()) for line in _footer_lines(reasons)))
+    parts.append("</p></body></html>")
+    return "".join(parts)
+
+
+def _html_item(view: EventView) -> str:
+    facts = " · ".join(f"<b>{_e(name)}:</b> {_e(value)}" for name, value in view.fields if name != "State")
+    links = " · ".join(f"<a href=\"{_e(url)}\">{_e(label)}</a>" for label, url in view.links)
+    item = [f"<div style=\"margin:0 0 14px\"><div style=\"font-weight:600\">{_e(view.headline)}</div>"]
+    if facts:
+        item.append(f"<div style=\"font-size:14px\">{facts}</div>")
+    if links:
+        item.append(f"<div style=\"font-size:14px\">{links}</div>")
+    if view.evidence:
+        item.append(f"<div style=\"font-size:12px;color:#57606a\">Evidence: {_e(view.evidence)}</div>")
+    item.append("</div>")
+    return "".join(item)

@@ -1,0 +1,86 @@
+"""Shared pieces of the alert tests: real-looking events, a config file, the
+state they are recorded in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from alerts.outbox import enqueue
+from state import events as ev
+from state.store import Store
+from watch287g.config import Config, load_config
+
+OBSERVED = "2025-03-01T18:07:51Z"
+NOW = dt.datetime(2025, 3, 1, 18, 10, tzinfo=dt.timezone.utc)
+SOURCE = {"kind": "participating", "file_name": "participatingAgencies-20250301180751.xlsx",
+          "sha256": "9e262e64fd7f5756e897e1bdf1f18e01c90a03abab8f5844f2f6c44997f3cfdd",
+          "observed_at": OBSERVED}
+EVIL_AGENCY = "<!channel> Evil <@U123> <http://evil.example|click> & co"
+INJECTION_AGENCY = "Evil County\r\nBcc: victim@example.com"
+
+
+def agreement_event(event_type: str = ev.SIGNED, *, agency: str = "POLK COUNTY SHERIFF'S OFFICE",
+                    state: str = "FL", county: str | None = "Polk County", model: str = "Task Force Model",
+                    signed: str = "2025-02-26", line: int = 412, moa_url: str | None = None,
+                    **extra) -> dict:
+    record = {
+        "uid": f"{state}-{line}-{model[:4]}", "state": state, "agency": agency, "model": model,
+        "signed": signed, "county": county, "agency_type": "County",
+        "moa_url": moa_url if moa_url is not None else
+        f"https://www.ice.gov/doclib/about/offices/ero/pdf/287gMOA/r_287g{state}{line}.pdf",
+        "addendum_url": None,
+    }
+    row = {"line": line, "values": {"STATE": state, "LAW ENFORCEMENT AGENCY": agency, "SIGNED": signed}}
+    return ev.record_event(event_type, record, OBSERVED, dict(SOURCE), row, **extra)
+
+
+def burst(count: int, states: tuple[str, ...] = ("FL", "TX")) -> list[dict]:
+    return [agreement_event(agency=f"AGENCY NUMBER {i} SHERIFF'S OFFICE", state=states[i % len(states)],
+                            county=f"County {i}", line=10 + i) for i in range(count)]
+
+
+def write_config(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "watch287g.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+def slack_config(api_base_url: str, extra: str = "", slack_extra: str = "") -> str:
+    return f"""
+[slack]
+api_base_url = "{api_base_url}"
+rate_limit_retries = 3
+{slack_extra}
+
+[outbox]
+retry_base_seconds = 60
+failing_after_attempts = 3
+{extra}
+"""
+
+
+def email_config(port: int, extra: str = "") -> str:
+    return f"""
+[email]
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+security = "none"
+from_address = "alerts@watch287g.example"
+timeout_seconds = 5
+{extra}
+"""
+
+
+def record(store: Store, events: list[dict], config: Config | None = None, now: dt.datetime = NOW) -> list[dict]:
+    """Record events as the ingest does (ids from the events table) and, with
+    a config, queue their deliveries in the same session."""
+    with store.write() as db:
+        db.append("events", events, id_field="id")
+        if config is not None:
+            enqueue(db, events, config, now)
+    return events
+
+
+def outbox_docs(store: Store) -> list[dict]:
+    return list(store.read().raw_table("outbox").values())

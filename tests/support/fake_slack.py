@@ -1,0 +1,179 @@
+"""A small Slack Web API on 127.0.0.1 for driving the real slack-sdk clients.
+
+Implements chat.postMessage, conversations.history, conversations.replies,
+auth.test and incoming webhooks (POST /hooks/...). It keeps every message per
+channel, with its metadata and thread, and can be told to answer the next N
+calls with 429 (Retry-After) or 500, or to stop answering (port closed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VALID_TOKEN = "xoxb-test-token"
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []             # {"method", "path", "body"}
+        self.messages: dict[str, list[dict]] = {}  # channel -> messages in posting order
+        self.webhook_posts: dict[str, list[dict]] = {}  # hook path -> payloads
+        self._failures: list[tuple[int, str | None]] = []   # (status, Retry-After) for the next calls
+        self._last_ts = 0.0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    # --- what tests use ----------------------------------------------------
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def webhook_url(self, name: str = "T000/B000/XXXX") -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/{name}"
+
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0") -> None:
+        with self.lock:
+            self._failures.extend([(status, retry_after if status == 429 else None)] * count)
+
+    def top_level(self, channel: str) -> list[dict]:
+        return [m for m in self.messages.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
+
+    def replies(self, channel: str, ts: str) -> list[dict]:
+        return [m for m in self.messages.get(channel, []) if m.get("thread_ts") == ts and m["ts"] != ts]
+
+    def calls(self, path_suffix: str) -> list[dict]:
+        return [r for r in self.requests if r["path"].endswith(path_suffix)]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- the API -----------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = now
+        return f"{now:.6f}"
+
+    def handle(self, method: str, path: str, query: dict, body: bytes, auth: str) -> tuple[int, dict, bytes]:
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "body": body.decode("utf-8", "replace")})
+            if self._failures:
+                status, retry_after = self._failures.pop(0)
+                headers = {"Retry-After": retry_after} if retry_after is not None else {}
+                return status, headers, b'{"ok": false, "error": "ratelimited"}'
+            if path.startswith("/hooks/"):
+                self.webhook_posts.setdefault(path, []).append(json.loads(body or b"{}"))
+                return 200, {"Content-Type": "text/plain"}, b"ok"
+            if not path.startswith("/api/"):
+                return 404, {}, b"not found"
+            params = dict(query)
+            if body:
+                try:
+                    params.update(json.loads(body))
+                except ValueError:
+                    params.update({k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()})
+            if auth != f"Bearer {VALID_TOKEN}":
+                return _json({"ok": False, "error": "invalid_auth"})
+            method_name = path[len("/api/"):]
+            handler = {"chat.postMessage": self._post, "conversations.history": self._history,
+                       "conversations.replies": self._replies, "auth.test": self._auth_test}.get(method_name)
+            if handler is None:
+                return _json({"ok": False, "error": "unknown_method"})
+            return _json(handler(params))
+
+    def _auth_test(self, params: dict) -> dict:
+        return {"ok": True, "team": "Test", "user": "watch287g", "bot_id": "B1"}
+
+    def _post(self, params: dict) -> dict:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if blocks and len(blocks) > 50:
+            return {"ok": False, "error": "invalid_blocks"}
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        ts = self._next_ts()
+        message = {"type": "message", "ts": ts, "text": params.get("text"), "blocks": blocks or [],
+                   "metadata": metadata}
+        if params.get("thread_ts"):
+            parent = next((m for m in self.messages.get(channel, []) if m["ts"] == params["thread_ts"]), None)
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            message["thread_ts"] = params["thread_ts"]
+            parent["thread_ts"] = parent["ts"]
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _visible(self, message: dict, params: dict) -> dict:
+        shown = dict(message)
+        if not _truthy(params.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
+
+    def _history(self, params: dict) -> dict:
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        found = [m for m in reversed(self.top_level(params["channel"])) if float(m["ts"]) > oldest]
+        page = found[start:start + limit]
+        more = start + limit < len(found)
+        return {"ok": True, "messages": [self._visible(m, params) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _replies(self, params: dict) -> dict:
+        channel, ts = params["channel"], params["ts"]
+        parent = [m for m in self.messages.get(channel, []) if m["ts"] == ts]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = parent + self.replies(channel, ts)
+        return {"ok": True, "messages": [self._visible(m, params) for m in thread], "has_more": False}
+
+
+def _truthy(value) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _json(payload: dict) -> tuple[int, dict, bytes]:
+    return 200, {"Content-Type": "application/json"}, json.dumps(payload).encode()
+
+
+def _handler_for(fake: FakeSlack):
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            parts = urllib.parse.urlsplit(self.path)
+            query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, payload = fake.handle(self.command, parts.path, query, body,
+                                                   self.headers.get("Authorization", ""))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, *args) -> None:  # keep test output quiet
+            pass
+
+    return Handler

@@ -1,0 +1,212 @@
+"""E-mail delivery and digests through a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from alerts.digest import send_digests
+from alerts.outbox import deliver_due
+from state import events as ev
+from state.store import Store
+from tests.support.alerts_env import (INJECTION_AGENCY, NOW, agreement_event, email_config, outbox_docs, record,
+                                write_config)
+from tests.support.smtp import SmtpServer
+
+REPORTER = "reporter@news.example"
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def _config(tmp_path, port: int, subscriptions: str, extra: str = ""):
+    return write_config(tmp_path, email_config(port, extra) + subscriptions)
+
+
+def test_instant_email_is_multipart_with_evidence_and_list_unsubscribe(tmp_path, smtp):
+    config = _config(tmp_path, smtp.port, f"""
+[[subscriptions]]
+name = "polk-watch"
+email = "{REPORTER}"
+counties = ["Polk"]
+""", extra='list_unsubscribe = "https://watch287g.example/unsubscribe"')
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+
+    assert deliver_due(store, config, NOW)["sent"] == 1
+
+    [received] = smtp.inbox
+    assert received.rcpt_tos == [REPORTER]
+    message = received.message
+    assert message["Subject"] == "287(g): Polk County Sheriff's Office (FL) signed a Task Force Model agreement"
+    assert message["List-Unsubscribe"] == "<https://watch287g.example/unsubscribe>"
+    assert message["Message-ID"].endswith("@watch287g.example>")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "https://www.ice.gov/doclib/about/offices/ero/pdf/287gMOA/r_287gFL412.pdf" in body
+        assert "participatingAgencies-20250301180751.xlsx" in body and "row 412" in body
+        assert "watch287g unsubscribe" not in body              # a config subscription...
+    assert "remove the [[subscriptions]] entry named 'polk-watch'" in text   # ...says how to stop
+
+
+def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body(tmp_path, smtp, cli):
+    config_path = tmp_path / "watch287g.toml"
+    config_path.write_text(email_config(smtp.port))
+    code, out, err = cli("subscribe", "--email", REPORTER, "--state", "fl", config_file=config_path)
+    assert code == 0, err
+    from watch287g.config import load_config
+    config = load_config(config_path)
+    store = Store(cli.data_dir)
+    record(store, [agreement_event()], config)
+    deliver_due(store, config, NOW)
+
+    message = smtp.inbox[0].message
+    assert message["List-Unsubscribe"] == "<mailto:alerts@watch287g.example?subject=unsubscribe>"
+    assert "run: watch287g unsubscribe s1" in message.get_body(("plain",)).get_content()
+
+
+def test_agency_name_cannot_inject_a_header(tmp_path, smtp):
+    config = _config(tmp_path, smtp.port, f"""
+[[subscriptions]]
+name = "all"
+email = "{REPORTER}"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event(agency=INJECTION_AGENCY, moa_url="javascript:alert(1)")], config)
+
+    assert deliver_due(store, config, NOW)["sent"] == 1
+
+    [received] = smtp.inbox
+    assert received.rcpt_tos == [REPORTER]
+    message = received.message
+    assert message["Bcc"] is None
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+    assert message["Subject"].startswith("287(g): Evil County Bcc: victim@example.com")
+    head = received.data.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc:" not in head and b"\nBcc:" not in head
+    assert "javascript:" not in message.get_body(("html",)).get_content()    # refused links are dropped
+
+
+def test_html_part_escapes_scraped_text(tmp_path, smtp):
+    config = _config(tmp_path, smtp.port, f"""
+[[subscriptions]]
+name = "all"
+email = "{REPORTER}"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event(agency='<script>alert("x")</script> & <b>Sheriff</b>')], config)
+    deliver_due(store, config, NOW)
+    html = smtp.inbox[0].message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "<b>Sheriff</b>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Sheriff&lt;/b&gt;" in html
+
+
+def test_daily_digest_merges_subscriptions_per_address_grouped_by_state(tmp_path, smtp):
+    # The reporter: new Task Force Model agreements in three states, daily;
+    # plus a second subscription of hers that overlaps (Florida, any model).
+    config = _config(tmp_path, smtp.port, f"""
+[[subscriptions]]
+name = "tfm-three-states"
+email = "{REPORTER}"
+states = ["FL", "Texas", "ga"]
+models = ["TFM"]
+types = ["signed"]
+cadence = "daily"
+
+[[subscriptions]]
+name = "florida-daily"
+email = "{REPORTER.upper()}"
+states = ["FL"]
+cadence = "daily"
+
+[[subscriptions]]
+name = "researcher"
+email = "researcher@uni.example"
+cadence = "weekly"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [
+        agreement_event(agency="POLK COUNTY SHERIFF'S OFFICE", state="FL", line=1),      # matches both
+        agreement_event(agency="HARRIS COUNTY SHERIFF'S OFFICE", state="TX", line=2),
+        agreement_event(agency="COBB COUNTY SHERIFF'S OFFICE", state="GA", line=3),
+        agreement_event(agency="DADE COUNTY JAIL", state="FL", model="Jail Enforcement Model", line=4),
+        agreement_event(agency="KERN COUNTY SHERIFF'S OFFICE", state="CA", line=5),        # nobody daily
+    ], config)
+
+    assert deliver_due(store, config, NOW)["sent"] == 0             # digests wait for their time
+    report = send_digests(store, config, "daily", NOW + dt.timedelta(hours=6))
+
+    assert report["released"] == 5 and report["failed"] == 0
+    [received] = smtp.inbox                                         # one e-mail for the address
+    assert received.rcpt_tos == [REPORTER]
+    message = received.message
+    assert message["Subject"].startswith("287(g) daily digest: 4 changes in 3 states")
+    text = message.get_body(("plain",)).get_content()
+    assert text.count("Polk County Sheriff's Office") == 1           # in two subscriptions, shown once
+    assert text.index("FLORIDA (2)") < text.index("GEORGIA (1)") < text.index("TEXAS (1)")
+    assert "Kern County" not in text
+    html = message.get_body(("html",)).get_content()
+    assert html.count("Polk County Sheriff&#x27;s Office") == 1
+    assert message["List-Unsubscribe"]
+
+    # The weekly researcher is untouched until the weekly digest.
+    assert {d["status"] for d in outbox_docs(store) if d["cadence"] == "weekly"} == {"pending"}
+    send_digests(store, config, "weekly", NOW + dt.timedelta(days=2))
+    assert len(smtp.inbox) == 2 and smtp.inbox[1].rcpt_tos == ["researcher@uni.example"]
+    assert "5 changes" in smtp.inbox[1].message["Subject"]
+    assert send_digests(store, config, "weekly", NOW + dt.timedelta(days=9))["sent"] == 0
+
+
+def test_corrections_only_for_those_who_ask(tmp_path, smtp):
+    config = _config(tmp_path, smtp.port, f"""
+[[subscriptions]]
+name = "default-types"
+email = "{REPORTER}"
+
+[[subscriptions]]
+name = "wants-corrections"
+email = "pedant@example.org"
+types = ["corrected"]
+""")
+    store = Store(tmp_path / "data")
+    corrected = agreement_event(ev.CORRECTED, changes={"county": {"old": "Polk", "new": "Polk County"}})
+    record(store, [corrected], config)
+    deliver_due(store, config, NOW)
+    assert [r.rcpt_tos for r in smtp.inbox] == [["pedant@example.org"]]
+    assert "county: Polk → Polk County" in smtp.inbox[0].message.get_body(("plain",)).get_content()
+
+
+def test_smtp_outage_loses_nothing(tmp_path):
+    server = SmtpServer()            # not started: its port refuses connections
+    config = _config(tmp_path, server.port, f"""
+[[subscriptions]]
+name = "all"
+email = "{REPORTER}"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event(line=1), agreement_event(line=2, state="TX")], config)
+
+    report = deliver_due(store, config, NOW)
+    assert report["failed"] == 2 and report["pending"] == 2
+    docs = outbox_docs(store)
+    assert {d["status"] for d in docs} == {"pending"}
+    assert all("ConnectionRefusedError" in d["last_error"] for d in docs)
+    report = deliver_due(store, config, NOW + dt.timedelta(minutes=5))
+    assert report["failed"] == 2
+    assert {d["attempts"] for d in outbox_docs(store)} == {2}
+    assert {d["next_attempt_at"] for d in outbox_docs(store)} == {"2025-03-01T18:17:00Z"}   # 2 min back-off
+
+    server.start()
+    try:
+        report = deliver_due(store, config, NOW + dt.timedelta(minutes=8))
+        assert report["sent"] == 2 and report["pending"] == 0
+        [received] = server.inbox                                   # both events, one e-mail
+        assert "2 changes" in received.message["Subject"]
+    finally:
+        server.stop()

@@ -1,0 +1,165 @@
+"""Alert commands: subscribe, unsubscribe, subscriptions, deliver, outbox, digest.
+
+docs/alerts.md documents them. Bad input is a one-line UserError raised
+before the state is opened for writing, so a refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from alerts import digest, outbox
+from alerts.settings import AlertSettings
+from alerts.subscriptions import (SubscriptionError, add_subscription, all_subscriptions, check_removable,
+                                  config_subscriptions, make_destination, make_filter, remove_subscription,
+                                  split_destination)
+from alerts.timeutil import to_iso, utcnow
+from watch287g.cli import EXIT_FAILED, Context, add_command
+from watch287g.errors import UserError
+
+
+def register(subparsers) -> None:
+    parser = add_command(subparsers, "subscribe", "add a subscription: where alerts go, which, how often",
+                         cmd_subscribe)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--slack-channel", metavar="ID", help="Slack channel ID (C0123ABCD), posted with the bot token")
+    where.add_argument("--webhook-env", metavar="VAR",
+                       help="environment variable holding a Slack incoming-webhook URL")
+    where.add_argument("--email", metavar="ADDR", help="e-mail address")
+    parser.add_argument("--state", action="append", default=[], metavar="S", help="USPS code or name (repeatable)")
+    parser.add_argument("--county", action="append", default=[], metavar="C", help="county name (repeatable)")
+    parser.add_argument("--agency-contains", default="", metavar="TEXT", help="agency name contains (any case)")
+    parser.add_argument("--model", action="append", default=[], metavar="M",
+                        help="JEM, TFM, WSO or the full model name (repeatable)")
+    parser.add_argument("--type", action="append", default=[], metavar="T",
+                        help="event type, e.g. signed or agreement.corrected (repeatable; "
+                             "default: all but corrections)")
+    parser.add_argument("--cadence", choices=("instant", "daily", "weekly"), default="instant",
+                        help="instant alerts or a digest (default: instant)")
+    parser.add_argument("--name", help="a label to find it by (unsubscribe NAME works too)")
+
+    parser = add_command(subparsers, "unsubscribe", "remove a subscription made with `subscribe`", cmd_unsubscribe)
+    parser.add_argument("id", metavar="ID", help="subscription id (s3) or name")
+
+    add_command(subparsers, "subscriptions", "list subscriptions (config file and CLI)", cmd_subscriptions)
+    add_command(subparsers, "deliver", "send the alerts that are due now", cmd_deliver)
+    add_command(subparsers, "outbox", "what is waiting to be delivered, and why", cmd_outbox)
+
+    parser = add_command(subparsers, "digest", "send a digest now (normally the service's schedule does)",
+                         cmd_digest)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--daily", action="store_const", const="daily", dest="cadence")
+    which.add_argument("--weekly", action="store_const", const="weekly", dest="cadence")
+
+
+def cmd_subscribe(ctx: Context, args) -> int:
+    try:
+        destination = make_destination(args.slack_channel, args.webhook_env, args.email)
+        filter_ = make_filter(args.state, args.county, args.agency_contains, args.model, args.type)
+    except SubscriptionError as err:
+        raise UserError(str(err)) from None
+    config_subscriptions(ctx.config)   # a broken config fails here, before the write
+    with ctx.store().write() as db:
+        try:
+            subscription = add_subscription(db, ctx.config, destination, args.cadence, filter_, args.name,
+                                            to_iso(utcnow()))
+        except SubscriptionError as err:
+            raise UserError(str(err)) from None
+    if ctx.json:
+        ctx.emit({"subscribed": subscription.to_doc()})
+        return 0
+    print(f"subscribed {subscription.describe()}")
+    print("  (events recorded from now on; `watch287g unsubscribe "
+          f"{subscription.id}` stops it)")
+    for warning in _setup_warnings(ctx, destination):
+        print(f"  note: {warning}", file=sys.stderr)
+    return 0
+
+
+def _setup_warnings(ctx: Context, destination: str) -> list[str]:
+    settings = AlertSettings.from_config(ctx.config)
+    kind, target = split_destination(destination)
+    if kind == "slack" and not os.environ.get(settings.slack.bot_token_env):
+        return [f"${settings.slack.bot_token_env} is not set here; deliveries need the bot token"]
+    if kind == "webhook" and not os.environ.get(target):
+        return [f"${target} is not set here; deliveries need it to hold the webhook URL"]
+    return []
+
+
+def cmd_unsubscribe(ctx: Context, args) -> int:
+    store = ctx.store()
+    try:
+        check_removable(store.read(), ctx.config, args.id)   # refuse before taking the lock
+        with store.write() as db:
+            subscription = remove_subscription(db, ctx.config, args.id)
+            cancelled = outbox.cancel_orphans(db, ctx.config, utcnow())
+    except SubscriptionError as err:
+        raise UserError(str(err)) from None
+    if ctx.json:
+        ctx.emit({"unsubscribed": subscription.to_doc(), "cancelled": cancelled})
+    else:
+        print(f"unsubscribed {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
+    return 0
+
+
+def cmd_subscriptions(ctx: Context, args) -> int:
+    subscriptions = all_subscriptions(ctx.store().read(), ctx.config)
+    if ctx.json:
+        ctx.emit([{**s.to_doc(), "source": "config" if s.from_config else "cli"} for s in subscriptions])
+        return 0
+    if not subscriptions:
+        print("no subscriptions (add one with `watch287g subscribe` or [[subscriptions]] in the config file)")
+    for subscription in subscriptions:
+        print(subscription.describe())
+    return 0
+
+
+def cmd_deliver(ctx: Context, args) -> int:
+    report = outbox.deliver_due(ctx.store(), ctx.config)
+    return _print_delivery(ctx, report)
+
+
+def cmd_digest(ctx: Context, args) -> int:
+    report = digest.send_digests(ctx.store(), ctx.config, args.cadence)
+    if not ctx.json:
+        print(f"{args.cadence} digest: {report['released']} queued items released")
+    return _print_delivery(ctx, report)
+
+
+def _print_delivery(ctx: Context, report: dict) -> int:
+    if ctx.json:
+        ctx.emit(report)
+    else:
+        if report.get("busy"):
+            print("another delivery run is in progress; it sends what is due")
+        for batch in report["batches"]:
+            outcome = "ok" if batch["error"] is None else f"FAILED: {batch['error']}"
+            print(f"  {batch['destination']} ({batch['cadence']}): {batch['delivered']}/{batch['events']} events "
+                  f"in {batch['messages']} messages, {outcome}")
+        print(f"sent {report['sent']}, failed {report['failed']}, still pending {report['pending']}"
+              + (f", settled after a crash {report['reconciled']}" if report["reconciled"] else ""))
+    return EXIT_FAILED if report["failed"] else 0
+
+
+def cmd_outbox(ctx: Context, args) -> int:
+    state = outbox.status(ctx.store().read())
+    if ctx.json:
+        ctx.emit(state)
+        return 0
+    totals = ", ".join(f"{n} {status}" for status, n in sorted(state["totals"].items())) or "empty"
+    print(f"outbox: {totals}")
+    for row in state["waiting"]:
+        parts = [f"{row['records']} waiting"]
+        for key, label in (("due_now", "due now"), ("awaiting_digest", "for the next digest"),
+                           ("retrying", "retrying"), ("in_doubt", "in doubt after a crash")):
+            if row[key]:
+                parts.append(f"{row[key]} {label}")
+        print(f"{row['destination']} ({row['cadence']}): {', '.join(parts)}")
+        if row["max_attempts"]:
+            print(f"  attempts: {row['max_attempts']}; next attempt {row['next_attempt_at'] or 'now'}")
+        if row["failing_since"]:
+            print(f"  failing since {row['failing_since']} (the operator was alerted)")
+        if row["last_error"]:
+            print(f"  last error: {row['last_error']}")
+    return 0
