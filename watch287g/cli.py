@@ -48,9 +48,9 @@ class Context:
 
 
 def _command_modules():
-    from watch287g import cmd_core
+    from watch287g import cmd_alerts, cmd_check, cmd_config, cmd_core, cmd_demo, cmd_service
 
-    return [cmd_core]
+    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -1,4 +1,4 @@
-"""Staleness: a list that has not changed for too long is news for the operator.
+"""Health the service watches: stale lists, and checks that died unrecorded.
 
 ICE edits its participating list every few days; one that stays the same
 for ten days more likely means the link moved, the page is served from a
@@ -10,6 +10,9 @@ operator event; when a newer list is accepted, one ``source.recovered``.
 The "already told" flags live in the store (meta ``service:stale``), written
 in the same session as the events and their outbox entries, so a restart
 neither repeats an alert nor loses one.
+
+Failure streaks are state.health's; the service only feeds it the checks
+that a killed or crashed child could not record.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 
 from state import events as ev
+from state import health
 from state.store import StateDB, Store
 from watch287g.config import Config
 
@@ -75,7 +79,7 @@ def _transitions(db: StateDB, thresholds: dict[str, dict[str, float]], now: dt.d
                 ev.SOURCE_STALE, observed,
                 f"{info['source']}'s {info['kind']} list unchanged for {info['days']:g} days "
                 f"(last new list {info['last_accepted'][:16]}; alert threshold {info['threshold_days']:g} days)",
-                source={"source": info["source"], "kind": info["kind"]}, condition="stale",
+                source=info["source"], kind=info["kind"], condition="stale",
                 last_accepted=info["last_accepted"], days=info["days"]))
     for key, flag in sorted(flags.items()):
         if key not in stale:
@@ -83,7 +87,7 @@ def _transitions(db: StateDB, thresholds: dict[str, dict[str, float]], now: dt.d
             found.append(ev.operator_event(
                 ev.SOURCE_RECOVERED, observed,
                 f"{source}'s {kind} list changed again (it had been unchanged since {flag['since'][:16]})",
-                source={"source": source, "kind": kind}, condition="stale", stale_since=flag["since"]))
+                source=source, kind=kind, condition="stale", unchanged_since=flag["since"]))
     return found
 
 
@@ -102,7 +106,7 @@ def watch_staleness(store: Store, config: Config, thresholds: dict[str, dict[str
             return []
         flags = db.get_meta(STALE_META, {})
         for event in found:
-            key = f"{event['source']['source']}:{event['source']['kind']}"
+            key = f"{event['source']}:{event['kind']}"
             if event["type"] == ev.SOURCE_STALE:
                 flags[key] = {"since": event["last_accepted"], "alerted_at": event["observed_at"]}
             else:
@@ -111,6 +115,27 @@ def watch_staleness(store: Store, config: Config, thresholds: dict[str, dict[str
         db.append("events", found, id_field="id")
         enqueue(db, found, config, now)
     return found
+
+
+def record_failed_check(store: Store, config: Config, source: str, started_at: str, finished_at: str,
+                        message: str, failures_before_alert: int, now: dt.datetime, enqueue) -> list[dict]:
+    """Record a check whose process ended without a result (timed out,
+    crashed): a failed check like any other, so the source's failure streak
+    counts it and ``source.failing`` fires at the same threshold.
+
+    A child stopped by SIGTERM may still have recorded its own unfinished
+    check on the way out; then it is not recorded twice."""
+    with store.write() as db:
+        since = _parse(started_at)
+        if any(check["source"] == source and _parse(check["finished_at"]) >= since
+               for check in db.raw_table("checks").values()):
+            return []
+        raised = health.record_check(db, {"source": source, "started_at": started_at, "finished_at": finished_at,
+                                          "ok": False, "message": message, "recorded_by": "service"},
+                                     failures_before_alert)
+        if raised:
+            enqueue(db, raised, config, now)
+    return raised
 
 
 def stale_flags(db: StateDB) -> dict:

@@ -18,6 +18,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from state.health import DEFAULT_FAILURES_BEFORE_ALERT
 from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
 
 # ICE updates its lists in US business hours: every 15 minutes then, hourly
@@ -38,8 +39,16 @@ _CRON_FIELDS_6 = ("second", *_CRON_FIELDS_5)
 
 
 @dataclass(frozen=True)
+class SourceEntry:
+    name: str
+    enabled: bool
+    failing_after: int          # failed checks in a row before source.failing (state.health)
+
+
+@dataclass(frozen=True)
 class SourceSchedule:
     name: str
+    failing_after: int
     schedule: tuple[str, ...]
     stale_after_days: dict[str, float]     # list kind -> days; a kind not named is never stale
     check_timeout_seconds: float
@@ -85,8 +94,8 @@ class ServiceSettings:
         return cron_trigger(expr, self.tz, "") if expr else None
 
     @classmethod
-    def from_config(cls, config: Config, source_names: list[str]) -> "ServiceSettings":
-        """Parse [service]; ``source_names`` are the configured [[sources]]."""
+    def from_config(cls, config: Config, entries: list[SourceEntry]) -> "ServiceSettings":
+        """Parse [service] for the configured [[sources]] ``entries``."""
         table = config.section("service")
         where = "[service]"
         reject_unknown(table, SERVICE_KEYS, where)
@@ -100,6 +109,7 @@ class ServiceSettings:
         stale = _stale_days(table, DEFAULT_STALE_AFTER_DAYS, where)
         timeout = get_number(table, "check_timeout_seconds", 900, where, minimum=1)
 
+        source_names = [entry.name for entry in entries]
         overrides = get(table, "sources", dict, {}, where)
         for name, value in overrides.items():
             if name not in source_names:
@@ -109,19 +119,21 @@ class ServiceSettings:
                 raise ConfigError(f"{where}.sources.{name} must be a table")
             reject_unknown(value, SOURCE_KEYS, f"{where}.sources.{name}")
         sources = []
-        for name in source_names:
-            own = overrides.get(name, {})
-            own_where = f"{where}.sources.{name}"
+        for entry in entries:       # disabled ones too: their overrides are checked, not scheduled
+            own = overrides.get(entry.name, {})
+            own_where = f"{where}.sources.{entry.name}"
             sources.append(SourceSchedule(
-                name=name,
+                name=entry.name,
+                failing_after=entry.failing_after,
                 schedule=_schedule(own, "schedule", schedule, tz, own_where),
                 stale_after_days=_stale_days(own, stale, own_where),
                 check_timeout_seconds=float(get_number(own, "check_timeout_seconds", timeout, own_where,
                                                        minimum=1)),
             ))
+        enabled = {entry.name for entry in entries if entry.enabled}
         return cls(
             timezone=timezone,
-            sources=tuple(sources),
+            sources=tuple(source for source in sources if source.name in enabled),
             interval_seconds=float(get_number(table, "interval_seconds", 0, where, minimum=0)),
             jitter_seconds=float(get_number(table, "jitter_seconds", 60, where, minimum=0)),
             misfire_grace_seconds=float(get_number(table, "misfire_grace_seconds", 600, where, minimum=1)),
@@ -188,3 +200,25 @@ def _stale_days(table: dict, base: dict[str, float], where: str) -> dict[str, fl
             continue
         chosen[kind] = float(get_number(value, kind, None, inner, minimum=0))
     return chosen
+
+
+def service_settings(config: Config) -> ServiceSettings:
+    """[service] for the configured [[sources]]: every enabled source is scheduled."""
+    return ServiceSettings.from_config(config, configured_sources(config))
+
+
+def configured_sources(config: Config) -> list[SourceEntry]:
+    """What the service needs of each [[sources]] entry. Read lightly on
+    purpose: the full reader (watch287g.check.load_sources) imports Scrapy,
+    which would double the service's memory; ``watch287g config check`` runs
+    it, and ``watch287g run`` runs ``config check`` in a child before it
+    starts."""
+    entries = []
+    for index, table in enumerate(config.list_of_tables("sources"), start=1):
+        name = table.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"[[sources]] #{index}.name must be a short name, not {name!r}")
+        where = f"[[sources]] {name!r}"
+        failing_after = get_number(table, "failing_after", DEFAULT_FAILURES_BEFORE_ALERT, where, 1, 1000)
+        entries.append(SourceEntry(name, get(table, "enabled", bool, True, where), int(failing_after)))
+    return entries

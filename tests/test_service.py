@@ -1,0 +1,355 @@
+"""`watch287g run` end to end: the real service as a subprocess, checking a
+local copy of ICE's page whose workbook changes between checks, delivering
+to a fake Slack and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from state import events as ev
+from state.store import Store
+from tests.support.fake_slack import VALID_TOKEN, FakeSlack
+from tests.support.http_server import LocalServer, Reply
+from tests.support.smtp import SmtpServer
+from watch287g.config import load_config
+from watch287g.service_status import render_status_section, status_section
+
+ROOT = Path(__file__).resolve().parent.parent
+REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"
+PARTICIPATING_0306 = REPLAY / "participating" / "20250306T0900_participatingAgencies03062025am.xlsx"
+PARTICIPATING_0307 = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
+PENDING_0221 = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
+XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+PAGE = b"""<html><head><title>287(g)</title></head><body>
+<h3>287(g) Participating Agencies</h3>
+<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
+<h3>287(g) Pending Agencies</h3>
+<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
+</body></html>"""
+CHANNEL = "C0SERVICE1"
+
+
+def wait_for(predicate, timeout: float, what: str, service: "Service | None" = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if service is not None and service.proc.poll() is not None:
+            pytest.fail(f"the service exited ({service.proc.returncode}) waiting for {what}:\n{service.log()}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}" + (f":\n{service.log()}" if service else ""))
+
+
+class Service:
+    """`watch287g run` as a child process, its log in a file."""
+
+    def __init__(self, config: Path, data_dir: Path, *extra: str) -> None:
+        self.config, self.data_dir = config, data_dir
+        self.log_path = data_dir.parent / f"service-{time.monotonic_ns()}.log"
+        env = {**os.environ, "SLACK_BOT_TOKEN": VALID_TOKEN}
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(self.cli_args("-v", "run", *extra), cwd=ROOT, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+    def cli_args(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "watch287g.cli", "--config", str(self.config),
+                "--data-dir", str(self.data_dir), *args]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.cli_args(*args), cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def heartbeat(self) -> dict:
+        try:
+            return json.loads((self.data_dir / "heartbeat").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def wait_running(self) -> None:
+        wait_for(lambda: self.heartbeat().get("pid") == self.proc.pid and self.heartbeat().get("next_runs"),
+                 20, "the service to start", self)
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"the service did not stop on SIGTERM:\n{self.log()}")
+
+
+def db(data_dir: Path):
+    return Store(data_dir).read()
+
+
+def checks(data_dir: Path) -> list[dict]:
+    if not (data_dir / "state.json").exists():
+        return []
+    return sorted(db(data_dir).raw_table("checks").values(), key=lambda c: c["started_at"])
+
+
+def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
+    server.route("/287g", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
+    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating.read_bytes(), headers=XLSX,
+                                                             delay=delay))
+    server.route("/doclib/pendingAgencies.xlsx", Reply(body=PENDING_0221.read_bytes(), headers=XLSX))
+
+
+def write_config(path: Path, server: LocalServer, service: str, extra: str = "") -> Path:
+    path.write_text(f"""
+[crawl]
+download_delay = 0
+retries = 0
+timeout = 20
+lock_wait = 1
+
+[[sources]]
+name = "ice"
+type = "ice"
+url = "{server.url('/287g')}"
+failing_after = 2
+
+[service]
+jitter_seconds = 0
+heartbeat_seconds = 1
+{service}
+{extra}
+""")
+    return path
+
+
+@pytest.fixture
+def server():
+    local = LocalServer()
+    yield local
+    local.close()
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def smtp():
+    mail = SmtpServer().start()
+    yield mail
+    mail.stop()
+
+
+def mails_to(smtp: SmtpServer, address: str) -> list[str]:
+    """Plain-text bodies (with subject) of the mails received for address."""
+    found = []
+    for received in list(smtp.inbox):
+        if address in received.rcpt_tos:
+            message = received.message
+            found.append(f"{message['Subject']}\n{message.get_body(('plain',)).get_content()}")
+    return found
+
+
+def slack_event_ids(slack: FakeSlack) -> list[int]:
+    ids = []
+    for message in slack.messages.get(CHANNEL, []):
+        ids.extend(message.get("metadata", {}).get("event_payload", {}).get("events", []))
+    return ids
+
+
+def test_service_checks_on_schedule_alerts_exactly_once_and_tells_the_operator_once(
+        tmp_path, server, slack, smtp):
+    serve_ice(server, PARTICIPATING_0306)
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "config.toml", server, """
+interval_seconds = 2
+deliver_every_seconds = 1
+daily_digest = "*/3 * * * * *"
+weekly_digest = false
+""", f"""
+[slack]
+api_base_url = "{slack.api_base_url}"
+
+[email]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+security = "none"
+from_address = "alerts@watch287g.example"
+timeout_seconds = 5
+
+[operator]
+email = "ops@example.org"
+
+[[subscriptions]]
+name = "desk"
+slack_channel = "{CHANNEL}"
+
+[[subscriptions]]
+name = "reporter"
+email = "reporter@example.org"
+
+[[subscriptions]]
+name = "editor"
+email = "editor@example.org"
+cadence = "daily"
+""")
+    service = Service(config, data)
+    try:
+        service.wait_running()
+        # First check: the baseline lists, no events.
+        wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "the baseline check", service)
+        assert not db(data).raw_table("events")
+
+        # ICE publishes a new list: the next check turns it into events...
+        serve_ice(server, PARTICIPATING_0307)
+
+        def subscriber_events():
+            found = [e for e in db(data).raw_table("events").values() if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
+            return sorted(e["id"] for e in found)
+
+        ids = wait_for(subscriber_events, 30, "events from the changed list", service)
+        assert len(ids) >= 5
+        # ...delivered to Slack, to the instant e-mail and in the next daily digest.
+        wait_for(lambda: sorted(slack_event_ids(slack)) == ids, 20, "the Slack alerts", service)
+        wait_for(lambda: mails_to(smtp, "reporter@example.org"), 20, "the instant e-mail", service)
+        wait_for(lambda: mails_to(smtp, "editor@example.org"), 20, "the daily digest", service)
+
+        # The listing is unchanged from here on; several more checks, deliveries and
+        # digest runs go by, and nothing is sent twice.
+        seen = len(checks(data))
+        wait_for(lambda: len(checks(data)) >= seen + 2, 30, "two more checks", service)
+        assert sorted(slack_event_ids(slack)) == ids
+        assert len(mails_to(smtp, "reporter@example.org")) == 1
+        assert len(mails_to(smtp, "editor@example.org")) == 1
+        digest = mails_to(smtp, "editor@example.org")[0]
+        assert "daily digest" in digest
+
+        # ICE's server fails: two failed checks in a row tell the operator once...
+        server.route("/287g", Reply(status=500, body=b"oops"))
+        wait_for(lambda: any(ev.SOURCE_FAILING in m for m in mails_to(smtp, "ops@example.org")), 30,
+                 "the source.failing alert", service)
+        failed = len(checks(data))
+        wait_for(lambda: len(checks(data)) >= failed + 2, 30, "two more failed checks", service)
+        # ...and its recovery once.
+        serve_ice(server, PARTICIPATING_0307)
+        wait_for(lambda: any(ev.SOURCE_RECOVERED in m for m in mails_to(smtp, "ops@example.org")), 30,
+                 "the source.recovered alert", service)
+        recovered = len(checks(data))
+        wait_for(lambda: len(checks(data)) >= recovered + 2, 30, "two more good checks", service)
+        operator_mail = mails_to(smtp, "ops@example.org")
+        assert sum(ev.SOURCE_FAILING in m for m in operator_mail) == 1
+        assert sum(ev.SOURCE_RECOVERED in m for m in operator_mail) == 1
+        # Operator alerts never reach subscribers.
+        assert all(ev.SOURCE_FAILING not in m for m in mails_to(smtp, "reporter@example.org"))
+        assert sorted(slack_event_ids(slack)) == ids
+
+        # `status` has what the heartbeat says: next runs and last results.
+        beat = service.heartbeat()
+        assert set(beat["next_runs"]) == {"check:ice", "deliver", "digest:daily", "heartbeat"}
+        assert beat["last_results"]["ice"]["status"] == "ok"
+        section = status_section(Store(data), load_config(config))
+        assert section["service"]["running"] and section["service"]["pid"] == service.proc.pid
+        [ice] = section["sources"]
+        assert ice["last_check"]["ok"] and ice["failure_streak"]["failures"] == 0
+        assert section["outbox"]["totals"]["sent"] >= len(ids) * 2
+        text = render_status_section(section)
+        assert f"service: running (pid {service.proc.pid})" in text and "next check:ice" in text
+    finally:
+        code = service.stop()
+    assert code == 0, service.log()
+    assert service.heartbeat()["state"] == "stopped"
+
+
+def test_sigterm_mid_check_leaves_consistent_state_and_the_next_run_works(tmp_path, server):
+    # The participating workbook hangs: the check is mid-crawl when SIGTERM comes.
+    serve_ice(server, PARTICIPATING_0306, delay=60)
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "config.toml", server, """
+interval_seconds = 3600
+shutdown_grace_seconds = 1
+check_timeout_seconds = 60
+daily_digest = false
+weekly_digest = false
+""")
+    service = Service(config, data)
+    service.wait_running()
+    # A second service on the same data dir is refused (busy).
+    second = service.cli("run")
+    assert second.returncode == 3 and "already running" in second.stderr
+
+    poke = service.cli("run", "--check-now")
+    assert poke.returncode == 0, poke.stderr
+    assert f"pid {service.proc.pid}" in poke.stdout
+    wait_for(lambda: server.seen("/doclib/participatingAgencies.xlsx"), 20, "the check to be mid-download", service)
+    started = time.monotonic()
+    assert service.stop() == 0, service.log()
+    assert time.monotonic() - started < 15      # grace 1 s, then the check's process group is killed
+    assert service.heartbeat()["state"] == "stopped"
+
+    # Consistent state: the file loads, no temporary file was left, no check is running.
+    leftovers = [p.name for p in data.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+    if (data / "state.json").exists():
+        json.loads((data / "state.json").read_text())
+    before = checks(data)
+    assert all(not c["ok"] for c in before)     # an interrupted check is never recorded as good
+
+    # The next run: restart, ask for a check, and it completes.
+    serve_ice(server, PARTICIPATING_0306)
+    service = Service(config, data)
+    try:
+        service.wait_running()
+        # A hand-run `watch287g check` holds the check lock: the service's check
+        # waits [crawl] lock_wait, then stands down as busy (not a failure).
+        with FileLock(str(data / "check.lock")):
+            assert service.cli("run", "--check-now").returncode == 0
+            busy = wait_for(lambda: service.heartbeat().get("last_results", {}).get("ice"), 30,
+                            "the busy check", service)
+        assert busy["status"] == "busy" and busy["exit_code"] == 3
+        assert checks(data) == before
+        assert service.cli("run", "--check-now").returncode == 0
+        wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check after the restart", service)
+        assert db(data).get_meta("last_good:ice:participating")["rows"] > 0
+    finally:
+        assert service.stop() == 0, service.log()
+
+
+def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+    serve_ice(server, PARTICIPATING_0306, delay=60)
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "config.toml", server, """
+interval_seconds = 3600
+check_timeout_seconds = 4
+daily_digest = false
+weekly_digest = false
+""")
+    service = Service(config, data)
+    try:
+        service.wait_running()
+        assert service.cli("run", "--check-now").returncode == 0
+        wait_for(lambda: checks(data), 30, "the timed-out check's record", service)
+        time.sleep(1.5)     # the service's own record would land now, if it double-counted
+        failed = checks(data)
+        assert len(failed) == 1 and not failed[0]["ok"]
+        assert db(data).get_meta("health:ice")["failures"] == 1
+        beat = wait_for(lambda: service.heartbeat().get("last_results"), 10, "the heartbeat", service)
+        assert beat["ice"]["status"] in ("timeout", "crashed")
+        assert service.proc.poll() is None          # the service lives on
+        # No process of the killed check is left behind.
+        children = subprocess.run(["pgrep", "-f", f"--data-dir {data} -q check"], capture_output=True, text=True)
+        assert children.stdout.strip() == ""
+    finally:
+        assert service.stop() == 0, service.log()

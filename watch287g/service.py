@@ -1,0 +1,279 @@
+"""``watch287g run``: the long-running service.
+
+An APScheduler 3 ``BlockingScheduler`` with three executors, each one job at
+a time:
+
+* ``checks`` (one thread): every source's check, and "check now" requests,
+  each as a child process (watch287g.check_runner) with a time limit. One
+  worker means two checks never overlap inside the service; the check lock
+  that ``watch287g check`` takes keeps a hand-run check beside it from
+  overlapping too (the later one exits 3, which the service logs as busy).
+* ``alerts`` (one thread): due deliveries every minute (and right after each
+  check), daily and weekly digests.
+* ``default``: the heartbeat.
+
+Jobs are built from the config at every start and live in memory only: the
+state they act on (events, outbox, check history, health flags) is in the
+store, so a persistent job store would only add a second copy of the
+schedule that could disagree with the config after an edit.
+
+SIGTERM/SIGINT stop the scheduler, give a running check
+``shutdown_grace_seconds`` to finish, then kill its process group; the exit
+code is 0. SIGUSR1 queues one check of every source on the checks worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from filelock import Timeout
+
+from state.store import Store, StoreError
+from watch287g import __version__, health_watch
+from watch287g.check_runner import CRASHED, TIMEOUT, CheckOutcome, CheckRunner
+from watch287g.config import Config, ConfigError
+from watch287g.errors import BusyError, UserError
+from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
+from watch287g.schedule import ServiceSettings
+
+log = logging.getLogger("watch287g.service")
+
+CHECK_NOW_JOB = "check-now"
+DELIVER_JOB = "deliver"
+# Bound on waiting for the checks worker to record a killed check.
+_RECORD_WAIT_SECONDS = 30.0
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Service:
+    def __init__(self, config: Config, data_dir: Path, settings: ServiceSettings) -> None:
+        from alerts import digest, outbox  # the service cannot run without them: fail at start
+
+        self.config = config
+        self.settings = settings
+        self.store = Store(data_dir)
+        self.runner = CheckRunner(config, data_dir)
+        self._outbox, self._digest = outbox, digest
+        self.stopping = threading.Event()
+        self.started_at = health_watch.iso(_utcnow())
+        self.last_results: dict[str, dict] = {}
+        self._current: str | None = None           # the source being checked now
+        self._check_now_queued = threading.Event()
+        self._checking = threading.Lock()          # held by the checks worker while a check runs
+        self._beat_lock = threading.Lock()
+        self._stopped = False                      # the final heartbeat is written
+        self.scheduler = self._build_scheduler()
+
+    # --- life cycle -------------------------------------------------------
+
+    def run(self) -> int:
+        lock = service_lock(self.store.data_dir)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            beat = read_heartbeat(self.store.data_dir) or {}
+            raise BusyError(f"a watch287g service is already running on {self.store.data_dir} "
+                            f"(pid {beat.get('pid', '?')})") from None
+        try:
+            self._install_signals()
+            self.scheduler.start()      # blocks until shutdown
+            self._finish_running_check()
+        finally:
+            self.beat("stopped")
+            lock.release()
+        log.info("service stopped")
+        return 0
+
+    def _build_scheduler(self) -> BlockingScheduler:
+        s = self.settings
+        scheduler = BlockingScheduler(
+            timezone=s.tz,
+            executors={"default": ThreadPoolExecutor(1), "checks": ThreadPoolExecutor(1),
+                       "alerts": ThreadPoolExecutor(1)},
+            # coalesce: a service that slept through several runs does one, not a burst;
+            # max_instances=1: a job still running (or queued) skips its next turn.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(s.misfire_grace_seconds)},
+        )
+        for source in s.sources:
+            scheduler.add_job(self._check_job, s.check_trigger(source), args=[source.name],
+                              id=f"check:{source.name}", name=f"check {source.name}", executor="checks")
+        scheduler.add_job(self._deliver_job, IntervalTrigger(seconds=s.deliver_every_seconds, timezone=s.tz),
+                          id=DELIVER_JOB, name="deliver due alerts", executor="alerts")
+        for cadence in ("daily", "weekly"):
+            trigger = s.digest_trigger(cadence)
+            if trigger is not None:
+                scheduler.add_job(self._digest_job, trigger, args=[cadence], id=f"digest:{cadence}",
+                                  name=f"{cadence} digest", executor="alerts")
+        scheduler.add_job(self.beat, IntervalTrigger(seconds=s.heartbeat_seconds, timezone=s.tz),
+                          id="heartbeat", name="heartbeat")
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        return scheduler
+
+    def _on_started(self, event) -> None:
+        # Jobs have their first run times only once the scheduler has started.
+        self.beat()
+        log.info("service started (pid %d); next runs: %s", os.getpid(),
+                 ", ".join(f"{job} {when}" for job, when in self.next_runs().items()))
+
+    def _install_signals(self) -> None:
+        # Handlers run on the main thread, which may be inside the scheduler's
+        # own locked code: they only start a thread that does the work.
+        def on_stop(signum, frame):
+            threading.Thread(target=self.stop, args=(signal.Signals(signum).name,), daemon=True).start()
+
+        def on_check_now(signum, frame):
+            threading.Thread(target=self.check_now, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGUSR1, on_check_now)
+
+    def stop(self, reason: str = "stop requested") -> None:
+        """Stop scheduling; ``run`` then lets a running check finish (up to the grace period)."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        log.info("%s: stopping", reason)
+        for _ in range(200):     # a signal during start-up: wait for the scheduler to be running
+            try:
+                self.scheduler.shutdown(wait=False)
+                return
+            except SchedulerNotRunningError:
+                time.sleep(0.05)
+
+    def _finish_running_check(self) -> None:
+        grace = self.settings.shutdown_grace_seconds
+        if self._checking.acquire(timeout=grace):
+            self.runner.interrupt()          # and start no other
+            self._checking.release()
+            return
+        log.warning("check of %s still running after %g s: killing it", self._current, grace)
+        self.runner.interrupt()
+        if self._checking.acquire(timeout=_RECORD_WAIT_SECONDS):
+            self._checking.release()
+
+    # --- jobs ---------------------------------------------------------------
+
+    def check_now(self) -> None:
+        """Queue one check of every source on the checks worker (SIGUSR1).
+        A request while one is still queued joins it."""
+        if self.stopping.is_set() or self._check_now_queued.is_set():
+            return
+        self._check_now_queued.set()
+        log.info("check of all sources requested")
+        # No misfire limit: a request waiting behind a long check still runs.
+        self.scheduler.add_job(self._check_all_job, id=CHECK_NOW_JOB, name="check all now", executor="checks",
+                               misfire_grace_time=None, replace_existing=True)
+
+    def _check_all_job(self) -> None:
+        self._check_now_queued.clear()
+        for name in self.settings.source_names():
+            self._check_job(name)
+
+    def _check_job(self, source: str) -> None:
+        if self.stopping.is_set():
+            return
+        with self._checking:
+            self._current = source
+            try:
+                outcome = self.runner.run(source, self.settings.source(source).check_timeout_seconds)
+                log.log(logging.INFO if outcome.status == "ok" else logging.WARNING,
+                        "check %s: %s %s", source, outcome.status, outcome.message)
+                self.last_results[source] = outcome.summary()
+                if not self.stopping.is_set():
+                    self._guard("health", self._after_check, outcome)
+            finally:
+                self._current = None
+        self.beat()
+        self._deliver_soon()
+
+    def _after_check(self, outcome: CheckOutcome) -> None:
+        now = _utcnow()
+        if outcome.status in (TIMEOUT, CRASHED):
+            # The child died before it could record anything: the service
+            # records the failure, so the streak and its alert still count it.
+            health_watch.record_failed_check(self.store, self.config, outcome.source, outcome.started_at,
+                                             outcome.finished_at, outcome.message,
+                                             self.settings.source(outcome.source).failing_after, now, self._outbox.enqueue)
+        thresholds = {src.name: src.stale_after_days for src in self.settings.sources}
+        health_watch.watch_staleness(self.store, self.config, thresholds, now, self._outbox.enqueue)
+
+    def _deliver_soon(self) -> None:
+        """Run the delivery job now instead of at its next minute."""
+        if not self.stopping.is_set():
+            self._guard("deliver", self.scheduler.modify_job, DELIVER_JOB, next_run_time=_utcnow())
+
+    def _deliver_job(self) -> None:
+        if not self.stopping.is_set():
+            self._guard("deliver", self._deliver)
+
+    def _deliver(self) -> None:
+        result = self._outbox.deliver_due(self.store, self.config)
+        if result.get("sent") or result.get("failed"):
+            log.info("deliver: %s", result)
+
+    def _digest_job(self, cadence: str) -> None:
+        if not self.stopping.is_set():
+            self._guard(f"{cadence} digest", self._digest_send, cadence)
+
+    def _digest_send(self, cadence: str) -> None:
+        result = self._digest.send_digests(self.store, self.config, cadence)
+        if result.get("released") or result.get("failed"):
+            log.info("%s digest: %s", cadence, result)
+
+    def _guard(self, what: str, func, *args, **kwargs) -> None:
+        """A job's failure is a log line, never the end of the service.
+        Problems an operator can fix get one line; bugs keep their traceback."""
+        try:
+            func(*args, **kwargs)
+        except (UserError, ConfigError, StoreError) as err:
+            log.warning("%s: %s", what, err)
+        except SchedulerNotRunningError:
+            pass  # shutting down
+        except Exception:  # noqa: BLE001 - the service outlives a bug in one job
+            log.exception("%s failed", what)
+
+    # --- heartbeat ------------------------------------------------------------
+
+    def next_runs(self) -> dict[str, str | None]:
+        runs = {}
+        for job in self.scheduler.get_jobs():
+            when = job.next_run_time
+            runs[job.id] = health_watch.iso(when) if when else None
+        return dict(sorted(runs.items()))
+
+    def beat(self, state: str | None = None) -> None:
+        """Rewrite the heartbeat. After the final "stopped" beat, a worker
+        thread still winding down must not overwrite it."""
+        with self._beat_lock:
+            if self._stopped:
+                return
+            self._stopped = state == "stopped"
+            self._write_beat(state or ("stopping" if self.stopping.is_set() else "running"))
+
+    def _write_beat(self, state: str) -> None:
+        payload = {
+            "pid": os.getpid(), "version": __version__, "state": state, "started_at": self.started_at,
+            "last_tick": health_watch.iso(_utcnow()), "data_dir": str(self.store.data_dir),
+            "config": self.config.origin, "checking": self._current,
+            "next_runs": self.next_runs() if state == "running" else {},
+            "last_results": dict(self.last_results),   # a copy: the checks worker adds to it
+        }
+        try:
+            write_heartbeat(self.store.data_dir, payload)
+        except OSError as err:
+            log.warning("cannot write the heartbeat: %s", err)
