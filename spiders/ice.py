@@ -1,0 +1,108 @@
+"""ICE's 287(g) page and the two lists it links to.
+
+One check: the page (conditional on its last ETag/Last-Modified), then the
+participating workbook, then the pending one (each conditional on its own
+validators). The page is read by ``spiders.ice_page``; the workbooks go to the
+pipeline as bytes, which hashes, reads and ingests them.
+
+Until early 2025 the list was a table on the page itself: a source with
+``format = "html-table"``, or a page that links no workbook but carries a
+roster table, is read from that table instead.
+"""
+
+from __future__ import annotations
+
+from spiders import html_table, ice_page
+from spiders.base import BaseSpider, ListDownload, SourceCheck, file_name, looks_like_html
+
+
+class IceSpider(BaseSpider):
+    name = "ice"
+    source_type = "ice"
+
+    def parse_page(self, response, check: SourceCheck):
+        fetch = self.fetched(check, "page", response, url=check.source.url)
+        if fetch.error:
+            yield from self.advance(check)
+            return
+        soup = None
+        if fetch.not_modified:
+            remembered = self.run.remembered(check.source.name, "page")
+            if not remembered or not remembered.get("record"):
+                check.failures.append("page: HTTP 304 Not Modified to a request that was not conditional")
+                yield from self.advance(check)
+                return
+            page = ice_page.IcePage.from_record(remembered["record"])
+        else:
+            soup = ice_page.soup_of(response.body)
+            page = ice_page.read_page(soup, response.url)
+            if page.blocked:
+                fetch.error = page.blocked
+                check.failures.append(f"page: {page.blocked}")
+                yield from self.advance(check)
+                return
+        if check.source.format == "html-table" or not any(page.links.values()):
+            yield from self._read_table(check, fetch, soup, page, response)
+            return
+        self._note_missing_links(check, page)
+        if soup is not None and not check.failures:
+            self.remember(check, fetch, page.record())
+        for kind in ice_page.KINDS:
+            url = page.links[kind]
+            if url:
+                self.then(check, self.request(check, kind, url, self.parse_list, kind=kind, page=page,
+                                              maxsize=self.settings.getint("WATCH287G_MAX_WORKBOOK_SIZE")))
+        yield from self.advance(check)
+
+    def parse_list(self, response, check: SourceCheck, kind: str, page: ice_page.IcePage):
+        url = page.links[kind]
+        fetch = self.fetched(check, kind, response, url=url)
+        if fetch.error:
+            yield from self.advance(check)
+            return
+        body = None if fetch.not_modified else response.body
+        if body is not None and looks_like_html(body):
+            blocked = ice_page.blocked_reason(ice_page.soup_of(body))
+            fetch.error = (blocked or "the server sent an HTML page") + " instead of the workbook"
+            check.failures.append(f"{kind}: {fetch.error} ({response.url})")
+            yield from self.advance(check)
+            return
+        name = None if body is None else file_name(response)
+        check.lists.append(ListDownload(
+            kind=kind, fetch=fetch, body=body, file_name=name,
+            provenance={"page_url": check.source.url, "file_url": url, "final_url": response.url,
+                        "http_status": response.status, "etag": fetch.etag,
+                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
+                        "file_name": name, "as_of": page.as_of[kind], "page_updated": page.updated,
+                        "link_text": page.link_texts[kind]}))
+        yield from self.advance(check)
+
+    def _read_table(self, check: SourceCheck, fetch, soup, page: ice_page.IcePage, response):
+        if soup is None:  # 304 Not Modified: the table is as it was
+            check.lists.append(ListDownload(kind="participating", fetch=fetch, format="html-table"))
+            yield from self.advance(check)
+            return
+        found = html_table.roster_rows(soup, response.url)
+        if found is None:
+            check.failures.append("page: no link to the participating agencies list and no list table "
+                                  "on the page (ICE changed the page?)")
+            yield from self.advance(check)
+            return
+        rows, as_of = found
+        check.lists.append(ListDownload(
+            kind="participating", fetch=fetch, format="html-table", rows=rows,
+            provenance={"page_url": check.source.url, "file_url": check.source.url, "final_url": response.url,
+                        "http_status": response.status, "etag": fetch.etag,
+                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
+                        "as_of": as_of, "page_updated": page.updated}))
+        self.remember(check, fetch, page.record())
+        yield from self.advance(check)
+
+    def _note_missing_links(self, check: SourceCheck, page: ice_page.IcePage) -> None:
+        if not page.links["participating"]:
+            check.failures.append("page: no link to the participating agencies list on the page "
+                                  "(ICE changed the page?)")
+        if not page.links["pending"]:
+            # ICE may really stop publishing pending applications: worth
+            # saying, but not a failure of the participating list.
+            check.notes.append("the page has no link to the pending agencies list")

@@ -1,0 +1,65 @@
+"""Run `watch287g check` as a child process (the Twisted reactor starts once
+per process, so every crawl needs its own) and read what it recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def report(self) -> dict:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+    def source(self, name: str = "ice") -> dict:
+        return next(r for r in self.report["sources"] if r["source"] == name)
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)
+
+
+def write_config(path: Path, sources: list[dict], **crawl) -> Path:
+    """A config with fast, test-friendly [crawl] settings and these sources."""
+    settings = {"contact": "tests@example.org", "download_delay": 0, "timeout": 5, "retries": 0,
+                "retry_backoff": 0, "lock_wait": 1, **crawl}
+    lines = ["[crawl]", *(f"{k} = {toml_value(v)}" for k, v in settings.items())]
+    for source in sources:
+        lines += ["", "[[sources]]", *(f"{k} = {toml_value(v)}" for k, v in source.items())]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def watch287g(config: Path, data_dir: Path, *args: str, timeout: float = 60) -> Result:
+    """`watch287g --config CONFIG --data-dir DATA ARGS...` in a child process."""
+    argv = [sys.executable, "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data_dir), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def run_check(config: Path, data_dir: Path, *args: str, timeout: float = 60) -> Result:
+    return watch287g(config, data_dir, "check", "--json", "--no-notify", *args, timeout=timeout)
+
+
+def state(data_dir: Path) -> dict:
+    path = data_dir / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def table(data_dir: Path, name: str) -> list[dict]:
+    return list(state(data_dir).get(name, {}).values())

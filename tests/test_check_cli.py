@@ -1,0 +1,112 @@
+"""`watch287g check`: options, output, exit codes, the check lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.checks import ROOT, run_check, state, watch287g, write_config
+from tests.support.http_server import LocalServer
+
+WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
+PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
+<p>As of February 21, 2025, ICE has signed 151 Memorandums of Agreement.</p>
+<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
+<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
+</body></html>"""
+
+
+@pytest.fixture
+def server():
+    server = LocalServer()
+    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
+    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
+    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    yield server
+    server.close()
+
+
+def ice(server, **extra) -> dict:
+    return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
+
+
+def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
+    config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
+    first = watch287g(config, data, "check", "--no-notify")
+    assert first.code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "ice: ok - participating baseline, pending baseline"
+    assert any(line.split()[:2] == ["participating", "200"] for line in lines)
+    assert "  participating baseline p.xlsx, 151 rows" in lines
+
+    server.route("/p.xlsx", body=(WORKBOOKS / "20250226T1833_participatingAgencies-20250226183301.xlsx").read_bytes())
+    second = watch287g(config, data, "check", "--no-notify")
+    assert second.code == 0
+    assert second.stdout.startswith("ice: ok - participating accepted (89 events), pending unchanged")
+    assert "agreement.signed       WY Campbell County Sheriff's Office - Warrant Service Officer (was pending)" \
+        in second.stdout
+    assert "agreement.corrected    FL St. Lucie County Sheriff's Office - Task Force Model " \
+           "(signed: 2025-02-19 -> 2025-02-26)" in second.stdout
+
+
+def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
+    config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
+    result = run_check(config, data, "--dry-run")
+    assert result.code == 0, result.stderr
+    assert result.report["dry_run"] is True
+    assert [v["verdict"] for v in result.source()["verdicts"]] == ["baseline", "baseline"]
+    assert not (data / "state.json").exists() and not (data / "archive").exists()
+    assert len(server.seen("/p.xlsx")) == 1
+
+
+def test_source_option_and_disabled_sources(server, tmp_path):
+    other = {"name": "page", "type": "page", "url": server.url("/287g"), "enabled": False}
+    config, data = write_config(tmp_path / "c.toml", [ice(server), other]), tmp_path / "data"
+    assert [r["source"] for r in run_check(config, data).report["sources"]] == ["ice"]
+    only = run_check(config, data, "--source", "page")
+    assert [r["source"] for r in only.report["sources"]] == ["page"]
+    unknown = run_check(config, data, "--source", "nope")
+    assert unknown.code == 2
+    assert unknown.stderr.strip() == f"watch287g: error: no source named 'nope' in {config} (configured: ice, page)"
+
+
+@pytest.mark.parametrize("sources, crawl, message", [
+    ([{"name": "ice", "type": "ice", "url": "ftp://example.org/x"}], {},
+     "url must be an http(s) address"),
+    ([{"name": "ice", "type": "rss", "url": "https://example.org/"}], {}, "type must be one of ice, page"),
+    ([{"name": "ice", "type": "page", "url": "https://example.org/", "kind": "signed"}], {},
+     "kind must be participating or pending"),
+    ([{"name": "a", "type": "page", "url": "https://example.org/"}] * 2, {}, "two sources are named 'a'"),
+    ([], {}, "no enabled [[sources]]"),
+    ([{"name": "ice", "type": "ice", "url": "https://example.org/"}], {"download_dealy": 1},
+     "[crawl]: unknown key 'download_dealy'"),
+    ([{"name": "ice", "type": "ice", "url": "https://example.org/"}], {"timeout": -1}, "[crawl].timeout must be"),
+])
+def test_bad_config_is_one_line_and_exit_2(tmp_path, sources, crawl, message):
+    config = write_config(tmp_path / "c.toml", sources, **crawl)
+    result = run_check(config, tmp_path / "data")
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert not (tmp_path / "data" / "state.json").exists()
+
+
+def test_a_second_check_waits_then_exits_busy(server, tmp_path):
+    config, data = write_config(tmp_path / "c.toml", [ice(server)], lock_wait=0.5), tmp_path / "data"
+    data.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from filelock import FileLock; "
+        f"lock = FileLock({str(data / 'check.lock')!r}); lock.acquire(); print('held', flush=True); "
+        "sys.stdin.read()")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = run_check(config, data)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    assert result.code == 3
+    assert result.stderr.strip() == (f"watch287g: error: another `watch287g check` is running on {data} "
+                                     "(waited 0.5 s); try again when it has finished")
+    assert server.seen("/287g") == []
