@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                         help="output format (default: table; jsonl with --json)")
     parser.add_argument("--limit", type=int, default=None, help="only the last N matching events")
 
-    add_command(subparsers, "status", "last good snapshots, counts, quarantines", cmd_status)
+    add_command(subparsers, "status",
+                "last good lists, counts, quarantines, the service's next runs and health, the outbox", cmd_status)
 
 
 def cmd_replay(ctx: Context, args) -> int:
@@ -73,11 +74,15 @@ def cmd_events(ctx: Context, args) -> int:
 
 
 def cmd_status(ctx: Context, args) -> int:
+    from watch287g.service_status import render_status_section, status_section
+
     store = ctx.store()
     status = report.status_report(store.read())
     status["data_dir"] = str(store.data_dir)
+    service = status_section(store, ctx.config)
     if ctx.json:
-        ctx.emit(status)
+        ctx.emit({**status, **service})
     else:
-        sys.stdout.write(f"state: {store.data_dir}\n" + report.render_status(status))
+        sys.stdout.write(f"state: {store.data_dir}\n" + report.render_status(status)
+                         + render_status_section(service))
     return 0
