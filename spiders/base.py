@@ -21,6 +21,7 @@ import datetime as dt
 import re
 import urllib.parse
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Callable, Iterator
 
 import scrapy
@@ -258,8 +259,6 @@ def _header(headers, name: bytes) -> str | None:
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

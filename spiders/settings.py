@@ -1,8 +1,8 @@
 """Scrapy settings for watch287g's spiders.
 
 ``watch287g check`` starts from this module and overrides the values the
-config file controls (``settings_from_config``: user agent contact, delay,
-timeout, retries, size limits). docs/spiders.md describes every setting.
+config's [crawl] section controls (``watch287g.check.CrawlSettings``: user
+agent contact, delay, timeout, retries, size limits). docs/spiders.md describes every setting.
 Everything here is chosen for a watcher that makes a handful of requests to
 government sites every few minutes: be identifiable, be slow, never hammer,
 never be fooled by a cache.

@@ -221,6 +221,10 @@ def _stream(content: bytes, part: str, root_tag: str, keep: frozenset[str]) -> I
     A DTD is refused (a workbook part never needs one; entities are never
     expanded meanwhile), and so is a part whose root is not ``root_tag``.
     """
+    # Found before parsing, a DTD gets one clear refusal instead of whichever
+    # libxml2 limit it trips; the parsed doctype is checked too (UTF-16 parts).
+    if b"<!DOCTYPE" in content:
+        raise _dtd_refused(part)
     if len(content) > _TREE_MAX_BYTES:
         root = yield from _stream_large(content, part, root_tag, keep)
     else:
@@ -289,9 +293,13 @@ def _drain(node: etree._Element, keep: frozenset[str], final: bool) -> Iterator[
 
 def _check_root(root: etree._Element, part: str, root_tag: str) -> None:
     if root.getroottree().docinfo.doctype:
-        raise WorkbookError(f"refused {part}: it declares a DTD (entity expansion risk)")
+        raise _dtd_refused(part)
     if root.tag != root_tag:
         raise _unexpected_root(part, root_tag)
+
+
+def _dtd_refused(part: str) -> WorkbookError:
+    return WorkbookError(f"refused {part}: it declares a DTD (entity expansion risk)")
 
 
 def _unexpected_root(part: str, root_tag: str) -> WorkbookError:

@@ -186,15 +186,24 @@ def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple
             [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
 
 
-def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
-                    policy: Policy, baseline: bool) -> Outcome:
-    """Diff a good participating list against the source's agreement records."""
+def _start(records: list[dict], roster: Roster, snap: ListSnapshot,
+           baseline: bool) -> tuple[Outcome, dict[tuple, list[Row]], set[str]]:
+    """Group the list's rows; on a baseline, every row becomes a record
+    silently (the first good list of a kind sets state, it reports nothing)."""
     out = Outcome()
     groups = _group_rows(roster, out.stats)
     taken = {r["uid"] for r in records}
     if baseline:
         for rows in groups.values():
             out.new_records.append(_new_record(rows[0], snap, taken))
+    return out, groups, taken
+
+
+def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
+                    policy: Policy, baseline: bool) -> Outcome:
+    """Diff a good participating list against the source's agreement records."""
+    out, groups, taken = _start(records, roster, snap, baseline)
+    if baseline:
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, MERGED)]
     pairs, gone, new_rows = _match(live, groups)
@@ -323,12 +332,8 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     An application that leaves the list because ICE signed it is not
     withdrawn: the participating diff marks it signed, and a withdrawal is
     only reported after the same debounce as a termination."""
-    out = Outcome()
-    groups = _group_rows(roster, out.stats)
-    taken = {r["uid"] for r in records}
+    out, groups, taken = _start(records, roster, snap, baseline)
     if baseline:
-        for rows in groups.values():
-            out.new_records.append(_new_record(rows[0], snap, taken))
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, SIGNED)]
     pairs, gone, new_rows = _match(live, groups)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.checks import ROOT, run_check, state, watch287g, write_config
+from tests.support.checks import ROOT, run_check, watch287g, write_config
 from tests.support.http_server import LocalServer
 
 WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from html import escape
 
 from openpyxl import Workbook
 
@@ -41,7 +42,8 @@ def relationships(*rels: tuple[str, str, str, bool]) -> str:
 
 def styles(cell_formats: list[int], custom: dict[int, str] | None = None) -> str:
     """styles.xml whose cellXfs[i] uses number format cell_formats[i]."""
-    fmts = "".join(f'<numFmt numFmtId="{fid}" formatCode="{code}"/>' for fid, code in (custom or {}).items())
+    fmts = "".join(f'<numFmt numFmtId="{fid}" formatCode="{escape(code)}"/>'
+                   for fid, code in (custom or {}).items())
     xfs = "".join(f'<xf numFmtId="{fid}" fontId="0" fillId="0" borderId="0"/>' for fid in cell_formats)
     return (f'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{MAIN}">'
             f'<numFmts count="{len(custom or {})}">{fmts}</numFmts>'
@@ -69,8 +71,9 @@ def workbook_xml(sheet_ids: list[str], workbook_pr: str = "<workbookPr/>") -> st
 
 def build_xlsx(sheet: str, *, strings: str | None = None, style: str | None = None,
                sheet_rels: str | None = None, workbook_pr: str = "<workbookPr/>",
-               parts: dict[str, str | bytes] | None = None) -> bytes:
-    """A one-sheet workbook from its parts; ``parts`` adds or replaces any part."""
+               parts: dict[str, str | bytes | None] | None = None) -> bytes:
+    """A one-sheet workbook from its parts; ``parts`` adds, replaces or (with
+    None) removes any part."""
     book_rels = [("rId1", "worksheet", "worksheets/sheet1.xml", False)]
     if strings is not None:
         book_rels.append(("rId2", "sharedStrings", "sharedStrings.xml", False))

@@ -41,8 +41,6 @@ _CRAWL_KEYS = {"contact", "project_url", "download_delay", "timeout", "retries",
                "retry_backoff_max", "max_page_mb", "max_workbook_mb", "lock_wait"}
 _MB = 1024 * 1024
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class CrawlSettings:
