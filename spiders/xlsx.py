@@ -21,6 +21,8 @@ from lxml import etree
 
 __all__ = ["Cell", "Limits", "WorkbookError", "read_first_sheet"]
 
+Value = str | int | float | bool | dt.datetime | None
+
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -87,7 +89,7 @@ class Cell:
     """One cell as stored: nothing trimmed, so callers can keep the raw value.
     Immutable, so equal values can share one instance."""
 
-    value: str | int | float | bool | dt.datetime | None
+    value: Value
     hyperlink: str | None = None  # external target as stored (SafeLinks left wrapped)
 
 
@@ -494,7 +496,8 @@ def _read_row(row: etree._Element, book: _Book, memo: dict[tuple[object, str], C
 
 
 def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
-    """An inline string, or a cell whose <v> is not its last child (an extLst follows)."""
+    """The uncommon cells: an inline string, a formula with no cached
+    value, or a <v> followed by an extLst."""
     kind = c.get("t")
     if kind == "inlineStr":
         inline = next(c.iterchildren(_IS), None)
@@ -508,7 +511,7 @@ def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
     return Cell(_value(kind, text, book))
 
 
-def _value(kind: object, text: str, book: _Book) -> object:
+def _value(kind: object, text: str, book: _Book) -> Value:
     """A cell's value from its type (True/False for numbers: date-styled or not)."""
     if kind is True or kind is False:
         number = _number(text)
