@@ -13,7 +13,8 @@ roster table, is read from that table instead.
 from __future__ import annotations
 
 from spiders import html_table, ice_page
-from spiders.base import BaseSpider, ListDownload, SourceCheck, file_name, looks_like_html
+from spiders.base import BaseSpider, file_name, looks_like_html
+from spiders.items import ListDownload, SourceCheck
 
 
 class IceSpider(BaseSpider):
@@ -62,8 +63,12 @@ class IceSpider(BaseSpider):
             return
         body = None if fetch.not_modified else response.body
         if body is not None and looks_like_html(body):
-            blocked = ice_page.blocked_reason(ice_page.soup_of(body))
-            fetch.error = (blocked or "the server sent an HTML page") + " instead of the workbook"
+            # A CDN's block page or a login wall, not a workbook: a failed
+            # fetch rather than a file for the reader to refuse.
+            title = ice_page.soup_of(body).title
+            title = title.get_text(" ", strip=True)[:80] if title else ""
+            page_kind = f"an HTML page titled {title!r}" if title else "an HTML page"
+            fetch.error = f"the server sent {page_kind} instead of the workbook (blocked?)"
             check.failures.append(f"{kind}: {fetch.error} ({response.url})")
             yield from self.advance(check)
             return

@@ -25,7 +25,7 @@ import dataclasses
 from tinydb import Query
 
 from spiders import html_table, pages
-from spiders.base import ListDownload, SourceCheck, utc_now
+from spiders.items import ListDownload, SourceCheck, utc_now
 from spiders.workbook import snapshot_from_workbook
 from state import health
 from state.ingest import QUARANTINED, UNCHANGED, ingest

@@ -2,8 +2,8 @@
 
 ``watch287g check`` starts from this module and overrides the values the
 config's [crawl] section controls (``watch287g.check.CrawlSettings``: user
-agent contact, delay, timeout, retries, size limits). docs/spiders.md describes every setting.
-Everything here is chosen for a watcher that makes a handful of requests to
+agent contact, delay, timeout, retries, size limits). docs/spiders.md
+describes every setting. Everything here is chosen for a watcher that makes a handful of requests to
 government sites every few minutes: be identifiable, be slow, never hammer,
 never be fooled by a cache.
 """
@@ -72,32 +72,45 @@ HTTPCACHE_ENABLED = False
 # No cookies: each check is a fresh visitor, and a session cookie could make
 # a site serve us something other than what the public sees.
 COOKIES_ENABLED = False
+# Government sites need no Referer from us. (RefererMiddleware itself stays:
+# the redirect middlewares rely on it to strip the header on redirects.)
+REFERRER_POLICY = "no-referrer"
 
 # -- Components -----------------------------------------------------------
 
-DOWNLOADER_MIDDLEWARES = {
-    "spiders.middlewares.ConditionalRequestMiddleware": 560,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+# Scrapy imports every component its settings name, even one switched off
+# with None (it loads each key to normalise it): turning RemoteControl off in
+# EXTENSIONS would still import aiohttp, the cookies middleware tldextract.
+# So the *_BASE lists below name exactly what a check uses, and a cold
+# `watch287g check` does not pay for the rest (about 0.1 s).
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+}
+DOWNLOADER_MIDDLEWARES_BASE = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
+    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
+    # Scrapy's RetryMiddleware, waiting before each retry.
     "spiders.middlewares.BackoffRetryMiddleware": 550,
-    # No credentials are ever sent: nothing for HttpAuthMiddleware to do.
-    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "spiders.middlewares.ConditionalRequestMiddleware": 560,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
+    # Honours http_proxy/https_proxy/no_proxy from the environment.
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": 850,
+    # Left out: HttpAuthMiddleware (we send no credentials), CookiesMiddleware
+    # (see COOKIES_ENABLED), HttpCacheMiddleware (see HTTPCACHE_ENABLED).
 }
-# Government sites need no Referer from us (the middleware stays enabled:
-# the redirect middlewares rely on it to strip the header on redirects).
-REFERRER_POLICY = "no-referrer"
+# Sources are http(s) addresses (the config reader refuses others).
+DOWNLOAD_HANDLERS_BASE = {
+    "http": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
+    "https": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
+}
 ITEM_PIPELINES = {"spiders.pipelines.StatePipeline": 300}
-# Extensions a short, unattended crawl has no use for. TelnetConsole would
-# also open a local port on every check.
-EXTENSIONS = {
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.memusage.MemoryUsage": None,
-    "scrapy.extensions.memdebug.MemoryDebugger": None,
-    "scrapy.extensions.feedexport.FeedExporter": None,
-    "scrapy.extensions.logstats.LogStats": None,
-    "scrapy.extensions.spiderstate.SpiderState": None,
-    "scrapy.extensions.closespider.CloseSpider": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
-}
 
 # Scrapy's default: the asyncio reactor.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -11,7 +11,8 @@ agreement list that goes through the gate and differ.
 from __future__ import annotations
 
 from spiders import html_table, ice_page, pages
-from spiders.base import BaseSpider, ListDownload, SourceCheck
+from spiders.base import BaseSpider
+from spiders.items import ListDownload, SourceCheck
 
 
 class StatePageSpider(BaseSpider):

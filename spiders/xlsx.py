@@ -264,16 +264,16 @@ def _stream_large(content: bytes, part: str, root_tag: str,
                 pending, pending_since = open_kept, offset
             elif pending is not None and offset - pending_since > _MAX_ELEMENT_BYTES:
                 raise WorkbookError(f"XML element too large in {part}: over {_MAX_ELEMENT_BYTES} bytes")
-        document = parser.close()
+        parser.close()
     except etree.XMLSyntaxError as exc:
         raise WorkbookError(f"malformed XML in {part}: {exc}") from exc
     if root is None:
-        _check_root(document, part, root_tag)
-        root = document
+        raise _unexpected_root(part, root_tag)
     return root
 
 
-def _drain(node: etree._Element, keep: frozenset[str], final: bool) -> Iterator[etree._Element]:
+def _drain(node: etree._Element, keep: frozenset[str],
+           final: bool) -> Generator[etree._Element, None, etree._Element | None]:
     """Yield the kept elements among ``node``'s completed children (and their
     descendants), then delete those children. While parsing, only the last
     child can still be open: descend into it, or return it if it is kept."""
@@ -399,6 +399,8 @@ def _unescape_match(match: re.Match[str]) -> str:
 
 
 def _read_date_styles(content: bytes, part: str) -> frozenset[str]:
+    """The cell styles whose number format shows a date: a date is stored as
+    a plain number, and only its style says it is one."""
     custom: dict[int, str] = {}
     date_styles: set[str] = set()
     # numFmt elements also occur inside <dxfs> (conditional formats): only
@@ -429,7 +431,8 @@ def _read_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[list[list[
     links: list[tuple[str, str]] = []
     # ICE's lists repeat the same few values (state, model, "link") thousands
     # of times: one shared Cell per distinct raw value saves most of the work.
-    memo: dict[tuple[object, str], Cell] = {}
+    # Keys: a shared string's index (str), else a (type, text) tuple.
+    memo: dict[object, Cell] = {}
     row_number = 0
     for elem in _stream(content, book.sheet_part, _MAIN + "worksheet", frozenset([_ROW, _HYPERLINK])):
         if elem.tag == _HYPERLINK:
@@ -452,7 +455,7 @@ def _read_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[list[list[
     return rows, links
 
 
-def _read_row(row: etree._Element, book: _Book, memo: dict[tuple[object, str], Cell],
+def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
               limits: Limits) -> list[Cell]:
     """The row's cells by column, up to its last cell with a value. This runs
     for every cell of every list, hence the inlined common case: a <v> as the
@@ -478,11 +481,16 @@ def _read_row(row: etree._Element, book: _Book, memo: dict[tuple[object, str], C
             if not text:
                 continue
             kind = c.get("t")
-            # Numbers are keyed by whether their style shows a date, others by type.
-            key = (kind, text) if kind and kind != "n" else (c.get("s") in date_styles, text)
-            cell = memo.get(key)
-            if cell is None:
-                cell = memo[key] = Cell(_value(key[0], text, book))
+            if kind == "s":  # most cells: keyed by the string's index alone
+                cell = memo.get(text)
+                if cell is None:
+                    cell = memo[text] = Cell(_value(kind, text, book))
+            else:
+                # Numbers are keyed by whether their style shows a date, others by type.
+                key = (kind, text) if kind and kind != "n" else (c.get("s") in date_styles, text)
+                cell = memo.get(key)
+                if cell is None:
+                    cell = memo[key] = Cell(_value(key[0], text, book))
         else:
             cell = _read_other_cell(c, book)
             if cell is None:
@@ -630,15 +638,19 @@ def _apply_hyperlinks(rows: list[list[Cell]], links: Iterable[tuple[str, str]],
         for row_number in range(first_row, last_row + 1):
             row = _row_at(rows, row_number)
             for column in range(first_col, last_col + 1):
-                value = row[column - 1].value if column <= len(row) else None
-                _put(row, column, Cell(value, target))
+                if column <= len(row):
+                    row[column - 1] = Cell(row[column - 1].value, target)
+                else:
+                    _put(row, column, Cell(None, target))
 
 
 def _range(ref: str) -> tuple[int, int, int, int]:
     """(first row, first column, last row, last column) of "G5" or "G5:H6"."""
     first, _, last = ref.partition(":")
     row1, col1 = _position(first)
-    row2, col2 = _position(last) if last else (row1, col1)
+    if not last:
+        return row1, col1, row1, col1
+    row2, col2 = _position(last)
     return min(row1, row2), min(col1, col2), max(row1, row2), max(col1, col2)
 
 

@@ -85,12 +85,13 @@ def test_source_option_and_disabled_sources(server, tmp_path):
      "[crawl]: unknown key 'download_dealy'"),
     ([{"name": "ice", "type": "ice", "url": "https://example.org/"}], {"timeout": -1}, "[crawl].timeout must be"),
 ])
-def test_bad_config_is_one_line_and_exit_2(tmp_path, sources, crawl, message):
+def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, sources, crawl, message):
+    # Refused before any crawl starts, so this can run in-process.
     config = write_config(tmp_path / "c.toml", sources, **crawl)
-    result = run_check(config, tmp_path / "data")
-    assert result.code == 2
-    assert result.stderr.count("\n") == 1 and message in result.stderr
-    assert not (tmp_path / "data" / "state.json").exists()
+    code, _out, err = cli("check", config_file=config)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+    assert not (cli.data_dir / "state.json").exists()
 
 
 def test_a_second_check_waits_then_exits_busy(server, tmp_path):
@@ -110,3 +111,56 @@ def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     assert result.stderr.strip() == (f"watch287g: error: another `watch287g check` is running on {data} "
                                      "(waited 0.5 s); try again when it has finished")
     assert server.seen("/287g") == []
+
+
+def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
+    # As the README runs it: no config file anywhere (the cwd has none either).
+    monkeypatch.delenv("WATCH287G_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    done = subprocess.run([sys.executable, "-m", "watch287g.cli", "demo", "--data-dir", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "agreement.signed       FL Florida State Guard - Task Force Model (was pending)" in out
+    assert "pending.added          VA Loudoun County Sheriff's Office - Warrant Service Officer" in out
+    assert "agency: Freedom County Sheriff's Office -> Freeborn County Sheriff's Office" in out
+    assert "pending       304" in out
+    assert "ice: FAILED - page: the server sent a page titled 'Access Denied'" in out
+    assert "events recorded: 21 agreement.corrected, 2 agreement.signed, 2 pending.added, 1 source.failing, " \
+           "1 source.recovered" in out
+    assert (tmp_path / "demo" / "state.json").exists()
+
+
+# -- source health (state/health.py), without a crawl ------------------------
+
+def _check(ok: bool, when: str) -> dict:
+    return {"source": "ice", "started_at": when, "finished_at": when, "ok": ok,
+            "message": "fine" if ok else "page: HTTP 503 Service Unavailable"}
+
+
+def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
+    from state import events as ev
+    from state.health import record_check, streak
+    from state.store import Store
+
+    raised = []
+    with Store(tmp_path).write() as db:
+        for minute, ok in enumerate([False, True, False, False, False, False, True, True]):
+            raised.append([e["type"] for e in record_check(db, _check(ok, f"2026-04-01T10:{minute:02d}:00Z"), 3)])
+        assert streak(db, "ice") == {"failures": 0, "since": None, "alerted": False,
+                                     "last_ok": "2026-04-01T10:07:00Z"}
+        assert len(db.table("checks")) == 8
+    # A streak of 1 ends silently; the streak of 4 is told once, its end once.
+    assert raised == [[], [], [], [], [ev.SOURCE_FAILING], [], [ev.SOURCE_RECOVERED], []]
+
+
+def test_check_records_are_trimmed_per_source(tmp_path, monkeypatch):
+    from state import health
+    from state.store import Store
+
+    monkeypatch.setattr(health, "CHECKS_KEPT_PER_SOURCE", 5)
+    with Store(tmp_path).write() as db:
+        for minute in range(8):
+            health.record_check(db, _check(True, f"2026-04-01T10:{minute:02d}:00Z"), 3)
+        kept = [c["started_at"][-6:-4] for c in db.table("checks")]
+    assert kept == ["03", "04", "05", "06", "07"]

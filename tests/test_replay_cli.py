@@ -145,3 +145,16 @@ def test_bad_options_are_one_line_errors(replayed):
 def test_events_on_an_empty_data_dir(cli):
     code, out, err = cli("events")
     assert code == 0 and out == "" and "no state" in err
+
+
+def test_events_csv_with_health_events(cli):
+    from state import events as ev
+    from state.store import Store
+
+    with Store(cli.data_dir).write() as db:
+        db.append("events", [ev.operator_event(ev.SOURCE_FAILING, "2025-06-01T09:00:00Z",
+                                               "ice: 3 checks in a row failed", source="ice")], id_field="id")
+    for fmt in ("csv", "table", "jsonl"):
+        code, out, err = cli("events", "--format", fmt)
+        assert code == 0, err
+        assert "3 checks in a row failed" in out

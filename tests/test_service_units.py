@@ -16,14 +16,19 @@ from state.store import Store
 from watch287g import health_watch
 from watch287g.config import Config, ConfigError
 from watch287g.heartbeat import read_heartbeat, running_service_pid, service_lock, service_running, write_heartbeat
-from watch287g.schedule import DEFAULT_STALE_AFTER_DAYS, ServiceSettings, SourceEntry, cron_trigger
+from spiders.items import Source
+from watch287g.schedule import DEFAULT_STALE_AFTER_DAYS, ServiceSettings, cron_trigger
 
 NY = ZoneInfo("America/New_York")
 
 
 def settings(service: dict | None = None, sources=("ice",)) -> ServiceSettings:
-    entries = [SourceEntry(name, True, 3) for name in sources]
+    entries = [source(name) for name in sources]
     return ServiceSettings.from_config(Config({"service": service or {}}, None), entries)
+
+
+def source(name: str, enabled: bool = True) -> Source:
+    return Source(name=name, type="ice", url="http://127.0.0.1:9/", enabled=enabled)
 
 
 def fire_times(trigger, start: dt.datetime, count: int) -> list[dt.datetime]:
@@ -245,12 +250,13 @@ def test_status_section_of_a_stopped_service_with_a_failing_and_a_stale_source(t
                                      "message": "page: HTTP 500"}, 3)
     write_heartbeat(tmp_path, {"pid": 999999, "state": "running", "started_at": "2025-06-01T00:00:00Z"})
     section = status_section(store, config)
-    assert section["service"]["running"] is False and section["service"]["state"] == "stopped"
+    assert section["service"]["running"] is False
+    assert section["service"]["state"] == "died without stopping cleanly"
     [ice] = section["sources"]
     assert ice["last_check"]["started_at"] == "2025-06-12T10:15:00Z" and not ice["last_check"]["ok"]
     assert ice["failure_streak"]["failures"] == 2 and ice["stale"]["participating"]["since"].startswith("2025-06-01")
     text = render_status_section(section)
-    assert "service: not running (stopped" in text
+    assert "service: not running (died without stopping cleanly" in text
     assert "source ice: last check 2025-06-12T10:15:05Z FAILED: page: HTTP 500" in text
     assert "failing: 2 checks in a row since 2025-06-12T10:00:00Z" in text
     assert "STALE: participating list unchanged since 2025-06-01T00:00:00Z" in text
@@ -258,8 +264,8 @@ def test_status_section_of_a_stopped_service_with_a_failing_and_a_stale_source(t
 
 def test_disabled_sources_are_not_scheduled_but_may_have_overrides():
     config = Config({"service": {"sources": {"old": {"schedule": "0 9 * * mon"}}}}, None)
-    s = ServiceSettings.from_config(config, [SourceEntry("ice", True, 3), SourceEntry("old", False, 3)])
+    s = ServiceSettings.from_config(config, [source("ice"), source("old", enabled=False)])
     assert s.source_names() == ["ice"]
     bad = Config({"service": {"sources": {"old": {"schedule": "0 9 * * 1"}}}}, None)
     with pytest.raises(ConfigError, match=r"\[service\].sources.old.schedule: '0 9 \* \* 1': write weekdays"):
-        ServiceSettings.from_config(bad, [SourceEntry("ice", True, 3), SourceEntry("old", False, 3)])
+        ServiceSettings.from_config(bad, [source("ice"), source("old", enabled=False)])

@@ -140,15 +140,18 @@ def test_list_resaved_by_another_tool(parse_mode):
 def test_shared_strings_plain_rich_and_escaped():
     strings = faults.shared_strings(
         "<t>plain</t>",
-        '<r><t>Rich </t></r><r><rPr><b/></rPr><t xml:space="preserve">text </t></r><rPh sb="0" eb="1"><t>ルビ</t></rPh>',
+        '<r><t>Rich </t></r><r><rPr><b/></rPr><t xml:space="preserve">text </t></r>'
+        '<rPh sb="0" eb="1"><t>ルビ</t></rPh>',
         '<t xml:space="preserve">  padded  </t>',
         "<t/>",
         "<t>line_x000D__x000A_break</t>",
-        "<t>literal _x005F_x0041_</t>",
+        "<t>literal _x005F_x0041_ and _xD800_</t>",
+        '<t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh><phoneticPr fontId="1"/>',
     )
-    cells = "".join(f'<c r="{col}1" t="s"><v>{n}</v></c>' for n, col in enumerate("ABCDEF"))
+    cells = "".join(f'<c r="{col}1" t="s"><v>{n}</v></c>' for n, col in enumerate("ABCDEFG"))
     rows = read_first_sheet(faults.build_xlsx(faults.worksheet(f'<row r="1">{cells}</row>'), strings=strings))
-    assert values(rows) == [["plain", "Rich text ", "  padded  ", "", "line\r\nbreak", "literal _x0041_"]]
+    assert values(rows) == [["plain", "Rich text ", "  padded  ", "", "line\r\nbreak",
+                             "literal _x0041_ and _xD800_", "東京"]]
 
 
 def test_inline_strings():
@@ -182,6 +185,16 @@ def test_cells_are_placed_by_reference_else_by_running_position():
         '<row r="6"><c r="A6" s="1"/><c r="B6" s="1"/></row>')
     assert values(read_first_sheet(faults.build_xlsx(sheet))) == [
         [], [None, None, "C2"], ["A3", None, "C3"], [], ["A5", "B5", "C5"]]
+
+
+def test_unusual_but_valid_cell_markup():
+    sheet = faults.worksheet(
+        '<row r="1"><!-- a comment --><c r="A1"><v>5</v><extLst/></c><c r="B1" t="s"><v>0</v><extLst/></c>'
+        '<c t="inlineStr"><is><t>C1</t></is></c><extLst/></row>'
+        '<row r="2"><c r="aa2"><v>27</v></c></row>'
+        '<row r="1"><c r="D1"><v>4</v></c></row>')  # row 1 again: merged into it
+    rows = read_first_sheet(faults.build_xlsx(sheet, strings=faults.shared_strings("<t>s</t>")))
+    assert values(rows) == [[5, "s", "C1", 4], [None] * 26 + [27]]
 
 
 def number_styled(serial: str, fmt_id: int, custom: dict[int, str] | None = None,
@@ -297,7 +310,7 @@ def test_refuses_what_is_not_an_xlsx_workbook():
     assert refused(data[: len(data) // 2]).startswith("not an xlsx workbook (truncated or corrupt zip archive")
 
 
-def test_refuses_broken_workbook_structure():
+def test_refuses_broken_workbook_structure(parse_mode):
     no_sheets = faults.build_xlsx(faults.worksheet(""), parts={"xl/workbook.xml": faults.workbook_xml([])})
     assert refused(no_sheets) == "no worksheet in workbook"
     missing_sheet = faults.build_xlsx(faults.worksheet(""), parts={"xl/worksheets/sheet1.xml": None})
@@ -309,6 +322,13 @@ def test_refuses_broken_workbook_structure():
     assert refused(bad_number) == "bad number in a numeric cell: 'twelve'"
     not_a_sheet = faults.build_xlsx(f'<chartsheet xmlns="{faults.MAIN}"/>')
     assert refused(not_a_sheet) == "unexpected content in xl/worksheets/sheet1.xml (no worksheet element)"
+    for row, message in [('<row r="0"><c r="A0"><v>1</v></c></row>', "bad row number 0"),
+                         ('<row r="1"><c r="1A"><v>1</v></c></row>', "bad cell reference '1A'"),
+                         ('<row r="1"><c r="AAA1"><v>1</v></c></row>', "sheet too large: more than 200 columns")]:
+        assert refused(faults.build_xlsx(faults.worksheet(row))) == message
+    rels = faults.relationships(("rId1", "hyperlink", "https://ice.gov/a.pdf", True))
+    bad_link = faults.worksheet("", '<hyperlinks><hyperlink ref="moa" r:id="rId1"/></hyperlinks>')
+    assert refused(faults.build_xlsx(bad_link, sheet_rels=rels)) == "bad cell reference 'moa'"
 
 
 def test_refuses_malformed_xml(parse_mode):
@@ -345,6 +365,10 @@ def test_refuses_sheets_over_the_row_and_column_limits(parse_mode):
     far_link = faults.build_xlsx(faults.worksheet("", '<hyperlinks><hyperlink ref="A1:A200" r:id="rId1"/>'
                                                       "</hyperlinks>"), sheet_rels=rels)
     assert refused(far_link, Limits(max_rows=100)) == "sheet too large: more than 100 rows"
+    overlapping = faults.build_xlsx(faults.worksheet("", '<hyperlinks><hyperlink ref="A1:J10" r:id="rId1"/>'
+                                                         '<hyperlink ref="J10:A1" r:id="rId1"/></hyperlinks>'),
+                                    sheet_rels=rels)
+    assert refused(overlapping, Limits(max_rows=10, max_cols=10)) == "sheet too large: too many hyperlinked cells"
 
 
 def test_refuses_an_honest_zip_bomb_before_inflating_it():
@@ -368,6 +392,8 @@ def test_a_lying_size_header_cannot_make_it_inflate_more():
         tracemalloc.stop()
     assert message.startswith("corrupt zip member xl/worksheets/sheet1.xml: ")
     assert peak < 2 << 20
+    overstated = faults.patch_central_directory(faults.openpyxl_workbook([["a"]]), faults.SHEET, file_size=60_000)
+    assert refused(overstated) == "zip member xl/worksheets/sheet1.xml does not match its declared size"
 
 
 def test_refuses_encrypted_and_unsupported_members():
@@ -386,6 +412,14 @@ def test_streaming_bounds_an_element_that_never_closes(monkeypatch):
     data = faults.build_xlsx(faults.worksheet(endless_row))
     assert refused(data, Limits(max_ratio=10_000)) == (
         "XML element too large in xl/worksheets/sheet1.xml: over 200000 bytes")
+
+
+def test_streaming_gives_up_early_on_a_part_without_its_root(monkeypatch):
+    monkeypatch.setattr(xlsx, "_TREE_MAX_BYTES", 0)
+    monkeypatch.setattr(xlsx, "_PROLOG_MAX_BYTES", 8192)
+    data = faults.build_xlsx(f'<chartsheet xmlns="{faults.MAIN}">' + "<x/>" * 100_000 + "</chartsheet>")
+    assert refused(data, Limits(max_ratio=10_000)) == (
+        "unexpected content in xl/worksheets/sheet1.xml (no worksheet element)")
 
 
 def test_streaming_drops_what_it_does_not_keep(monkeypatch):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from spiders.base import Source
+from spiders.items import Source
 from state.health import DEFAULT_FAILURES_BEFORE_ALERT
 from state.policy import Policy
 from state.store import StateDB, Store

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from watch287g.config import Config
@@ -40,12 +40,6 @@ class CheckOutcome:
     finished_at: str
     exit_code: int | None
     message: str = ""
-    payload: dict = field(default_factory=dict)   # the child's --json result, when it printed one
-
-    @property
-    def recorded_by_child(self) -> bool:
-        """Whether the child wrote its own checks record (ok or failed)."""
-        return self.status in (OK, FAILED)
 
     def summary(self) -> dict:
         return {"source": self.source, "status": self.status, "started_at": self.started_at,
@@ -78,10 +72,6 @@ class CheckRunner:
     def argv(self, source: str) -> list[str]:
         return cli_argv(self.config, "--data-dir", str(self.data_dir), "-q",
                         "check", "--source", source, "--json", "--no-notify")
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None
 
     def run(self, source: str, timeout: float) -> CheckOutcome:
         started = _now()
@@ -142,7 +132,7 @@ class CheckRunner:
             status = CRASHED
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, _now(), code, message[:_MESSAGE_CHARS], payload)
+        return CheckOutcome(source, status, started, _now(), code, message[:_MESSAGE_CHARS])
 
 
 def _last_json(out: bytes) -> dict:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 
-from watch287g.check_runner import cli_argv
 from watch287g.cli import EXIT_USAGE, Context, add_command
+from watch287g.cmd_config import check_config
 from watch287g.errors import UserError
 from watch287g.heartbeat import running_service_pid
 from watch287g.schedule import service_settings
@@ -26,17 +25,15 @@ def register(subparsers) -> None:
 def cmd_run(ctx: Context, args) -> int:
     if args.check_now:
         return _check_now(ctx)
+    # Refuse to start on a config `config check` refuses, with its one-line errors.
+    result = check_config(ctx.config)
+    if not result["ok"]:
+        for line in result["errors"]:
+            print(f"watch287g: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
     settings = service_settings(ctx.config)
     if not settings.sources:
         raise UserError(f"no enabled [[sources]] in {ctx.config.origin}: nothing to watch")
-    # Refuse to start on a config `config check` refuses. In a child: the
-    # full [[sources]] reader imports Scrapy, which the service itself never
-    # loads (its checks run in children too).
-    checked = subprocess.run(cli_argv(ctx.config, "config", "check"), stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True)
-    if checked.returncode != 0:
-        sys.stderr.write(checked.stderr)
-        return EXIT_USAGE
     from watch287g.service import Service  # APScheduler only for the command that needs it
 
     return Service(ctx.config, ctx.data_dir, settings).run()

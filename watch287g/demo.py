@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -151,7 +152,9 @@ def run_demo(data_dir: Path | None, out=sys.stdout) -> int:
 def _check(config: Path, data: Path) -> tuple[int, str]:
     argv = [sys.executable, "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data),
             "check", "--no-notify"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    # The demo's site is local: a proxy from the environment must not be asked for it.
+    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     return done.returncode, (done.stdout + done.stderr).rstrip()
 
 

@@ -67,7 +67,8 @@ def select_events(db: StateDB, since: str | None = None, types: set[str] | None 
 
 
 def _flat(event: dict) -> dict:
-    source = event.get("source") or {}
+    # Health events name their source ("ice"); list events cite a file record.
+    source = event.get("source") if isinstance(event.get("source"), dict) else {}
     row = event.get("row") or {}
     return {
         "id": event["id"], "type": event["type"], "observed_at": event["observed_at"],

@@ -18,7 +18,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from state.health import DEFAULT_FAILURES_BEFORE_ALERT
+from spiders.items import Source
 from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
 
 # ICE updates its lists in US business hours: every 15 minutes then, hourly
@@ -36,13 +36,6 @@ SERVICE_KEYS = {"timezone", "schedule", "interval_seconds", "jitter_seconds", "m
 SOURCE_KEYS = {"schedule", "stale_after_days", "check_timeout_seconds"}
 _CRON_FIELDS_5 = ("minute", "hour", "day", "month", "day_of_week")
 _CRON_FIELDS_6 = ("second", *_CRON_FIELDS_5)
-
-
-@dataclass(frozen=True)
-class SourceEntry:
-    name: str
-    enabled: bool
-    failing_after: int          # failed checks in a row before source.failing (state.health)
 
 
 @dataclass(frozen=True)
@@ -94,8 +87,9 @@ class ServiceSettings:
         return cron_trigger(expr, self.tz, "") if expr else None
 
     @classmethod
-    def from_config(cls, config: Config, entries: list[SourceEntry]) -> "ServiceSettings":
-        """Parse [service] for the configured [[sources]] ``entries``."""
+    def from_config(cls, config: Config, entries: list[Source]) -> "ServiceSettings":
+        """Parse [service] for the configured [[sources]] ``entries``
+        (watch287g.check.load_sources)."""
         table = config.section("service")
         where = "[service]"
         reject_unknown(table, SERVICE_KEYS, where)
@@ -204,21 +198,6 @@ def _stale_days(table: dict, base: dict[str, float], where: str) -> dict[str, fl
 
 def service_settings(config: Config) -> ServiceSettings:
     """[service] for the configured [[sources]]: every enabled source is scheduled."""
-    return ServiceSettings.from_config(config, configured_sources(config))
+    from watch287g.check import load_sources
 
-
-def configured_sources(config: Config) -> list[SourceEntry]:
-    """What the service needs of each [[sources]] entry. Read lightly on
-    purpose: the full reader (watch287g.check.load_sources) imports Scrapy,
-    which would double the service's memory; ``watch287g config check`` runs
-    it, and ``watch287g run`` runs ``config check`` in a child before it
-    starts."""
-    entries = []
-    for index, table in enumerate(config.list_of_tables("sources"), start=1):
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"[[sources]] #{index}.name must be a short name, not {name!r}")
-        where = f"[[sources]] {name!r}"
-        failing_after = get_number(table, "failing_after", DEFAULT_FAILURES_BEFORE_ALERT, where, 1, 1000)
-        entries.append(SourceEntry(name, get(table, "enabled", bool, True, where), int(failing_after)))
-    return entries
+    return ServiceSettings.from_config(config, load_sources(config))

@@ -106,7 +106,8 @@ class Service:
                        "alerts": ThreadPoolExecutor(1)},
             # coalesce: a service that slept through several runs does one, not a burst;
             # max_instances=1: a job still running (or queued) skips its next turn.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": int(s.misfire_grace_seconds)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": int(s.misfire_grace_seconds)},
         )
         for source in s.sources:
             scheduler.add_job(self._check_job, s.check_trigger(source), args=[source.name],
@@ -208,7 +209,8 @@ class Service:
             # records the failure, so the streak and its alert still count it.
             health_watch.record_failed_check(self.store, self.config, outcome.source, outcome.started_at,
                                              outcome.finished_at, outcome.message,
-                                             self.settings.source(outcome.source).failing_after, now, self._outbox.enqueue)
+                                             self.settings.source(outcome.source).failing_after, now,
+                                             self._outbox.enqueue)
         thresholds = {src.name: src.stale_after_days for src in self.settings.sources}
         health_watch.watch_staleness(self.store, self.config, thresholds, now, self._outbox.enqueue)
 

@@ -26,7 +26,7 @@ def status_section(store: Store, config: Config) -> dict:
     service = {
         "running": pid is not None,
         "pid": pid,
-        "state": beat.get("state") if pid else ("stopped" if beat else "never started"),
+        "state": _state(beat, pid),
         "started_at": beat.get("started_at"),
         "last_tick": beat.get("last_tick"),
         "heartbeat_age_seconds": round(time.time() - beat["touched_at"], 1) if beat else None,
@@ -57,6 +57,15 @@ def status_section(store: Store, config: Config) -> dict:
             "outbox": outbox.status(db, dt.datetime.now(dt.timezone.utc))}
 
 
+def _state(beat: dict, pid: int | None) -> str:
+    if pid:
+        return beat.get("state", "running")
+    if not beat:
+        return "never started"
+    # A heartbeat that still says running, with no process holding the lock: killed or crashed.
+    return "stopped" if beat.get("state") == "stopped" else "died without stopping cleanly"
+
+
 def render_status_section(section: dict) -> str:
     out = []
     service = section["service"]
@@ -78,7 +87,8 @@ def render_status_section(section: dict) -> str:
             alerted = ", operator alerted" if streak.get("alerted") else ""
             out.append(f"  failing: {streak['failures']} checks in a row since {streak['since']}{alerted}")
         for kind, flag in entry["stale"].items():
-            out.append(f"  STALE: {kind} list unchanged since {flag['since']} (operator alerted {flag['alerted_at']})")
+            out.append(f"  STALE: {kind} list unchanged since {flag['since']} "
+                       f"(operator alerted {flag['alerted_at']})")
     outbox = section["outbox"]
     if outbox:
         totals = ", ".join(f"{n} {s}" for s, n in sorted(outbox.get("totals", {}).items())) or "empty"

@@ -36,7 +36,7 @@ def toml_value(value) -> str:
 
 def write_config(path: Path, sources: list[dict], **crawl) -> Path:
     """A config with fast, test-friendly [crawl] settings and these sources."""
-    settings = {"contact": "tests@example.org", "download_delay": 0, "timeout": 5, "retries": 0,
+    settings = {"contact": "tests@example.org", "download_delay": 0, "timeout": 10, "retries": 0,
                 "retry_backoff": 0, "lock_wait": 1, **crawl}
     lines = ["[crawl]", *(f"{k} = {toml_value(v)}" for k, v in settings.items())]
     for source in sources:
