@@ -481,9 +481,7 @@ def same_type(ours: object, theirs: object) -> bool:
 
 
 @pytest.mark.slow
-def test_every_real_list_matches_openpyxl(shared_snapshots, request):
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("takes ~40 s: run with -m slow")
+def test_every_real_list_matches_openpyxl(shared_snapshots):
     manifest = list(csv.DictReader((shared_snapshots / "manifest.csv").open(newline="")))
     assert len(manifest) == 391
     mismatches, elapsed = [], 0.0
