@@ -24,6 +24,7 @@ import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from spiders.roster import Roster, Row
 from state import events as ev
@@ -153,6 +154,18 @@ def _debounce_met(record: dict, snap: ListSnapshot, debounce: Debounce) -> bool:
             and _days_between(record["missing_since"], snap.observed_at) >= debounce.min_missing_days)
 
 
+def _confirmed_gone(gone: list[dict], settled: str, snap: ListSnapshot, debounce: Debounce) -> Iterator[dict]:
+    """Count another list without each record; yield those whose absence the
+    debounce now confirms. Records already in the ``settled`` status (merged
+    duplicates, signed applications) left quietly and are not counted."""
+    for record in gone:
+        if record["status"] == settled:
+            continue
+        _mark_missing(record, snap)
+        if _debounce_met(record, snap, debounce):
+            yield record
+
+
 def _mark_missing(record: dict, snap: ListSnapshot) -> None:
     if record["status"] == LISTED:
         record.update(status=MISSING, missing_since=snap.observed_at, missing_count=1)
@@ -223,12 +236,7 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
         out.new_records.append(record)
         out.events.append(_event(ev.SIGNED, record, snap, row, **extra))
         out.stats["signed"] += 1
-    for record in gone:
-        if record["status"] == MERGED:
-            continue
-        _mark_missing(record, snap)
-        if not _debounce_met(record, snap, policy.debounce):
-            continue
+    for record in _confirmed_gone(gone, MERGED, snap, policy.debounce):
         twin = _listed_twin(record, listed)
         if twin is not None:
             record.update(status=MERGED, merged_into=twin["uid"])
@@ -352,12 +360,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
             out.events.append(_event(ev.PENDING_ADDED, record, snap, row))
             out.stats["pending_added"] += 1
         out.new_records.append(record)
-    for record in gone:
-        if record["status"] == SIGNED:
-            continue
-        _mark_missing(record, snap)
-        if not _debounce_met(record, snap, policy.debounce):
-            continue
+    for record in _confirmed_gone(gone, SIGNED, snap, policy.debounce):
         agreement = _agreement_for(listed_agreements, record)
         if agreement is not None:
             record.update(status=SIGNED, agreement_uid=agreement["uid"])
