@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from spiders.normalize import clean_text, document_url
-from alerts.subscriptions import state_name
-from state import events as ev
+from watch287g.alerts.subscriptions import state_name
+from watch287g.core import events as ev
+from watch287g.core.normalize import clean_text, document_url
 
 _SMALL_WORDS = {"OF", "THE", "AND", "FOR", "IN", "ON", "AT", "TO", "BY"}
 _ACRONYMS = {"DOC", "DPS", "DHS", "HSI", "ICE", "US", "USA", "SO", "PD", "DA", "II", "III", "IV", "VI",

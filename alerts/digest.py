@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerts import outbox
-from alerts.timeutil import utcnow
-from watch287g.config import Config
+from watch287g.alerts import outbox
+from watch287g.core.config import Config
+from watch287g.core.timeutil import utcnow
 
 DIGEST_CADENCES = ("daily", "weekly")
 

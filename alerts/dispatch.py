@@ -11,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from alerts.mailer import send_email
-from alerts.render_email import render_email
-from alerts.render_slack import render_batch
-from alerts.router import is_operator_route
-from alerts.settings import AlertSettings
-from alerts.slack import SendResult, SlackChannel, SlackWebhook
-from alerts.subscriptions import Subscription, describe_destination, split_destination
+from watch287g.alerts.mailer import send_email
+from watch287g.alerts.render_email import render_email
+from watch287g.alerts.render_slack import render_batch
+from watch287g.alerts.router import is_operator_route
+from watch287g.alerts.settings import AlertSettings
+from watch287g.alerts.slack import SendResult, SlackChannel, SlackWebhook
+from watch287g.alerts.subscriptions import (
+    Subscription,
+    describe_destination,
+    split_destination,
+)
 
 
 @dataclass

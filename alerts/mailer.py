@@ -11,7 +11,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from alerts.settings import EmailSettings
+from watch287g.alerts.settings import EmailSettings
 
 
 def send_email(message: EmailMessage, to: str, settings: EmailSettings) -> str | None:

@@ -33,16 +33,19 @@ import uuid
 from collections import defaultdict
 
 from filelock import FileLock, Timeout
-
-from alerts import dispatch
-from alerts.dispatch import Batch
-from alerts.router import operator_routes, routes_for
-from alerts.settings import AlertSettings, OutboxSettings
-from alerts.slack import ReconcileError, SendResult
-from alerts.subscriptions import Subscription, all_subscriptions, describe_destination
-from alerts.timeutil import aware, parse_iso, to_iso, utcnow
-from state import events as ev
-from watch287g.config import Config
+from watch287g.alerts import dispatch
+from watch287g.alerts.dispatch import Batch
+from watch287g.alerts.router import operator_routes, routes_for
+from watch287g.alerts.settings import AlertSettings, OutboxSettings
+from watch287g.alerts.slack import ReconcileError, SendResult
+from watch287g.alerts.subscriptions import (
+    Subscription,
+    all_subscriptions,
+    describe_destination,
+)
+from watch287g.core import events as ev
+from watch287g.core.config import Config
+from watch287g.core.timeutil import aware, parse_iso, to_iso, utcnow
 
 PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
 DELIVERY_LOCK = "delivery.lock"

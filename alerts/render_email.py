@@ -20,10 +20,10 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from alerts.describe import EventView, describe
-from alerts.render_slack import summary_line, title
-from alerts.settings import EmailSettings
-from alerts.subscriptions import state_name
+from watch287g.alerts.describe import EventView, describe
+from watch287g.alerts.render_slack import summary_line, title
+from watch287g.alerts.settings import EmailSettings
+from watch287g.alerts.subscriptions import state_name
 
 SUBJECT_LIMIT = 150
 # SMTP's strict policy, with headers folded only past RFC 5322's hard limit:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from alerts.describe import SHORT_VERBS, EventView, describe
-from alerts.settings import SlackSettings
-from alerts.subscriptions import state_name
+from watch287g.alerts.describe import SHORT_VERBS, EventView, describe
+from watch287g.alerts.settings import SlackSettings
+from watch287g.alerts.subscriptions import state_name
 
 MAX_BLOCKS = 50             # Block Kit: blocks per message
 SECTION_TEXT = 3000         # Block Kit: characters in a section's text

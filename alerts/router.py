@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.settings import OperatorSettings
-from alerts.subscriptions import Subscription
-from state import events as ev
+from watch287g.alerts.settings import OperatorSettings
+from watch287g.alerts.subscriptions import Subscription
+from watch287g.core import events as ev
 
 OPERATOR_PREFIX = "operator:"
 

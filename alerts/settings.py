@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
+from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")

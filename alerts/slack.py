@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
-                                                   ServerErrorRetryHandler)
-
-from alerts.render_slack import SlackMessage
-from alerts.settings import SlackSettings
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from watch287g.alerts.render_slack import SlackMessage
+from watch287g.alerts.settings import SlackSettings
 
 METADATA_EVENT_TYPE = "watch287g_delivery"
 _HISTORY_PAGES = 20          # 20 x 200 messages back from the batch's time is plenty

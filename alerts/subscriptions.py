@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from alerts.settings import check_channel, check_email, check_env_name
-from spiders.normalize import STATES, clean_text, model_name, state_code
-from state import events as ev
-from watch287g.config import Config, ConfigError, get, reject_unknown
+from watch287g.alerts.settings import check_channel, check_email, check_env_name
+from watch287g.core import events as ev
+from watch287g.core.config import Config, ConfigError, get, reject_unknown
+from watch287g.core.normalize import STATES, clean_text, model_name, state_code
 
 CADENCES = ("instant", "daily", "weekly")
 DESTINATION_KINDS = ("slack", "webhook", "email")

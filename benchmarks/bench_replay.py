@@ -25,8 +25,9 @@ DEFAULT_MANIFEST = ROOT.parent / "shared" / "ice-snapshots" / "manifest.csv"
 
 
 def child(manifest: Path, data_dir: Path) -> None:
-    from state.policy import Policy
-    from state.store import Store
+    from watch287g.state.policy import Policy
+    from watch287g.state.store import Store
+
     from watch287g.replay import read_manifest, replay
 
     rows = read_manifest(manifest)

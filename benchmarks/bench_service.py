@@ -181,14 +181,15 @@ def check_record(index: int, when: str) -> dict:
 
 
 def in_process_child(rounds: int, work: Path) -> None:
-    from alerts.outbox import deliver_due, enqueue
-    from spiders.workbook import snapshot_from_workbook
-    from state import health
-    from state.ingest import ingest
-    from state.policy import Policy
-    from state.store import Store
+    from watch287g.alerts.outbox import deliver_due, enqueue
+    from watch287g.core.config import Config
+    from watch287g.readers.workbook import snapshot_from_workbook
+    from watch287g.state import health
+    from watch287g.state.ingest import ingest
+    from watch287g.state.policy import Policy
+    from watch287g.state.store import Store
+
     from watch287g import health_watch
-    from watch287g.config import Config
     from watch287g.heartbeat import write_heartbeat
 
     store, policy, config = Store(work / "in-process-data"), Policy(), Config({}, None)

@@ -17,9 +17,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from spiders.workbook import snapshot_from_workbook
-from state.policy import Debounce, Policy
-from state.store import Store
+from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state.policy import Debounce, Policy
+from watch287g.state.store import Store
+
 from watch287g.replay import read_manifest, replay
 
 MANIFEST = Path(__file__).resolve().parent.parent.parent / "shared" / "ice-snapshots" / "manifest.csv"

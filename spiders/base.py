@@ -22,11 +22,17 @@ from http import HTTPStatus
 from typing import Callable, Iterator
 
 import scrapy
-from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
-                               DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
-from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError as TwistedTimeoutError
-
-from spiders.items import Fetch, Source, SourceCheck, utc_now
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
+from watch287g.core.records import Fetch, Source, SourceCheck, utc_now
 
 # Every status reaches the callbacks, which turn errors into a failed check;
 # 3xx stays out of the list so RedirectMiddleware still follows redirects.

@@ -12,9 +12,9 @@ roster table, is read from that table instead.
 
 from __future__ import annotations
 
-from spiders import html_table, ice_page
-from spiders.base import BaseSpider, file_name, looks_like_html
-from spiders.items import ListDownload, SourceCheck
+from watch287g.core.records import ListDownload, SourceCheck
+from watch287g.readers import html_table, ice_page
+from watch287g.spiders.base import BaseSpider, file_name, looks_like_html
 
 
 class IceSpider(BaseSpider):

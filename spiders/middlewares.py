@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
 import datetime as dt
+import email.utils
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware

@@ -23,14 +23,12 @@ from __future__ import annotations
 import dataclasses
 
 from tinydb import Query
-
-from spiders import html_table, pages
-from spiders.items import ListDownload, SourceCheck, utc_now
-from spiders.workbook import snapshot_from_workbook
-from state import health
-from state.ingest import QUARANTINED, UNCHANGED, ingest
-from state.snapshot import sha256_hex
-from state.store import StateDB
+from watch287g.core.records import ListDownload, SourceCheck, sha256_hex, utc_now
+from watch287g.readers import html_table, pages
+from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state import health
+from watch287g.state.ingest import QUARANTINED, UNCHANGED, ingest
+from watch287g.state.store import StateDB
 
 _SOURCE = Query()
 
@@ -94,7 +92,7 @@ def commit_check(run, check: SourceCheck) -> dict:
         if not run.dry_run:
             events.extend(health.record_check(db, record, check.source.failing_after))
             if events:
-                from alerts.outbox import enqueue
+                from watch287g.alerts.outbox import enqueue
 
                 enqueue(db, events, run.config, record["finished_at"])
     return {**record, "type": check.source.type, "events": events}

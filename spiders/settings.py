@@ -10,10 +10,10 @@ never be fooled by a cache.
 
 from __future__ import annotations
 
-from watch287g import __version__
+from watch287g.core import __version__
 
 BOT_NAME = "watch287g"
-SPIDER_MODULES = ["spiders.ice", "spiders.state_page"]
+SPIDER_MODULES = ["watch287g.spiders.ice", "watch287g.spiders.state_page"]
 
 # -- Identity and manners -------------------------------------------------
 
@@ -94,8 +94,8 @@ DOWNLOADER_MIDDLEWARES_BASE = {
     "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
     # Scrapy's RetryMiddleware, waiting before each retry.
-    "spiders.middlewares.BackoffRetryMiddleware": 550,
-    "spiders.middlewares.ConditionalRequestMiddleware": 560,
+    "watch287g.spiders.middlewares.BackoffRetryMiddleware": 550,
+    "watch287g.spiders.middlewares.ConditionalRequestMiddleware": 560,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": 580,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 590,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
@@ -110,7 +110,7 @@ DOWNLOAD_HANDLERS_BASE = {
     "http": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
     "https": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
 }
-ITEM_PIPELINES = {"spiders.pipelines.StatePipeline": 300}
+ITEM_PIPELINES = {"watch287g.spiders.pipelines.StatePipeline": 300}
 
 # Scrapy's default: the asyncio reactor.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

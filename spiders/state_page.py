@@ -10,9 +10,9 @@ agreement list that goes through the gate and differ.
 
 from __future__ import annotations
 
-from spiders import html_table, ice_page, pages
-from spiders.base import BaseSpider
-from spiders.items import ListDownload, SourceCheck
+from watch287g.core.records import ListDownload, SourceCheck
+from watch287g.readers import html_table, ice_page, pages
+from watch287g.spiders.base import BaseSpider
 
 
 class StatePageSpider(BaseSpider):

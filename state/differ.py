@@ -26,10 +26,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from spiders.roster import Roster, Row
-from state import events as ev
-from state import identity
-from state.policy import Debounce, Policy
+from watch287g.core import events as ev
+from watch287g.core.records import Roster, Row
+from watch287g.state import identity
+from watch287g.state.policy import Debounce, Policy
 
 LISTED, MISSING, TERMINATED, MERGED = "listed", "missing", "terminated", "merged"
 WITHDRAWN, SIGNED = "withdrawn", "signed"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spiders.roster import Roster
-from state.policy import GatePolicy
-from state.snapshot import Snapshot
+from watch287g.core.records import Roster, Snapshot
+from watch287g.state.policy import GatePolicy
 
 _FIELD_HEADERS = {"state": "STATE", "agency": "LAW ENFORCEMENT AGENCY", "model": "SUPPORT TYPE"}
 

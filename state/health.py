@@ -13,10 +13,10 @@ check records never changes it.
 
 from __future__ import annotations
 
-from state import events as ev
-from state.store import StateDB
+from watch287g.core import events as ev
+from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT
+from watch287g.state.store import StateDB
 
-DEFAULT_FAILURES_BEFORE_ALERT = 3
 # Check records kept per source (a check every 15 minutes: about ten days);
 # older ones are dropped so that the state file, rewritten whole on every
 # write, stays small.

@@ -32,7 +32,7 @@ import difflib
 from functools import lru_cache
 from typing import Iterable, Protocol
 
-from spiders.normalize import distinctive_key
+from watch287g.core.normalize import distinctive_key
 
 MATCH_POINTS = 4
 

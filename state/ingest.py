@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from state import events as ev
-from state import gate
-from state.differ import ListSnapshot, Outcome, diff_agreements, diff_pending
-from state.policy import Policy
-from state.snapshot import Snapshot
-from state.store import StateDB
+from watch287g.core import events as ev
+from watch287g.core.records import Snapshot
+from watch287g.state import gate
+from watch287g.state.differ import ListSnapshot, Outcome, diff_agreements, diff_pending
+from watch287g.state.policy import Policy
+from watch287g.state.store import StateDB
 
 BASELINE, ACCEPTED, QUARANTINED = "baseline", "accepted", "quarantined"
 UNCHANGED, DUPLICATE = "unchanged", "duplicate"

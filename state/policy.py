@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
+from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from state.store import Store
+from watch287g.core.config import load_config
+from watch287g.state.store import Store
+
 from tests.support.alerts_env import NOW, agreement_event, email_config, record
 from tests.support.smtp import SmtpServer
-from watch287g.config import load_config
 
 
 def test_subscribe_list_unsubscribe(cli):

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from watch287g.alerts.digest import send_digests
+from watch287g.alerts.outbox import deliver_due
+from watch287g.core import events as ev
+from watch287g.state.store import Store
 
-from alerts.digest import send_digests
-from alerts.outbox import deliver_due
-from state import events as ev
-from state.store import Store
-from tests.support.alerts_env import (INJECTION_AGENCY, NOW, agreement_event, email_config, outbox_docs, record,
-                                write_config)
+from tests.support.alerts_env import (
+    INJECTION_AGENCY,
+    NOW,
+    agreement_event,
+    email_config,
+    outbox_docs,
+    record,
+    write_config,
+)
 from tests.support.smtp import SmtpServer
 
 REPORTER = "reporter@news.example"
@@ -60,7 +67,7 @@ def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body
     config_path.write_text(email_config(smtp.port))
     code, out, err = cli("subscribe", "--email", REPORTER, "--state", "fl", config_file=config_path)
     assert code == 0, err
-    from watch287g.config import load_config
+    from watch287g.core.config import load_config
     config = load_config(config_path)
     store = Store(cli.data_dir)
     record(store, [agreement_event()], config)

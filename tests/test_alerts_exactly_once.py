@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from watch287g.alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK, deliver_due
+from watch287g.state.store import Store
 
-from alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK, deliver_due
-from state.store import Store
-from tests.support.alerts_env import agreement_event, burst, email_config, outbox_docs, record, slack_config, write_config
+from tests.support.alerts_env import (
+    agreement_event,
+    burst,
+    email_config,
+    outbox_docs,
+    record,
+    slack_config,
+    write_config,
+)
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
 from tests.support.smtp import SmtpServer
 
@@ -23,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0123ABCD"
 CHILD = """
 import sys
-from alerts.outbox import deliver_due
-from state.store import Store
-from watch287g.config import load_config
+from watch287g.alerts.outbox import deliver_due
+from watch287g.state.store import Store
+from watch287g.core.config import load_config
 deliver_due(Store(sys.argv[2]), load_config(sys.argv[1]))
 """
 

@@ -6,12 +6,18 @@ import datetime as dt
 import json
 
 import pytest
+from watch287g.alerts.describe import describe, display_name, headline, safe_url
+from watch287g.alerts.render_email import header_text, render_email
+from watch287g.alerts.render_slack import (
+    MAX_BLOCKS,
+    SECTION_TEXT,
+    escape,
+    fit,
+    render_batch,
+)
+from watch287g.alerts.settings import EmailSettings, SlackSettings
+from watch287g.core import events as ev
 
-from alerts.describe import describe, display_name, headline, safe_url
-from alerts.render_email import header_text, render_email
-from alerts.render_slack import MAX_BLOCKS, SECTION_TEXT, escape, fit, render_batch
-from alerts.settings import EmailSettings, SlackSettings
-from state import events as ev
 from tests.support.alerts_env import INJECTION_AGENCY, agreement_event, burst
 
 

@@ -6,12 +6,20 @@ import datetime as dt
 import json
 
 import pytest
+from watch287g.alerts.outbox import deliver_due
+from watch287g.core import events as ev
+from watch287g.state.store import Store
 
-from alerts.outbox import deliver_due
-from state import events as ev
-from state.store import Store
-from tests.support.alerts_env import (EVIL_AGENCY, NOW, agreement_event, burst, outbox_docs, record, slack_config,
-                                write_config)
+from tests.support.alerts_env import (
+    EVIL_AGENCY,
+    NOW,
+    agreement_event,
+    burst,
+    outbox_docs,
+    record,
+    slack_config,
+    write_config,
+)
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
 
 CHANNEL = "C0123ABCD"
@@ -174,7 +182,7 @@ def test_running_deliver_twice_sends_nothing_twice(tmp_path, fake, env):
     events = [agreement_event(line=n) for n in (1, 2)]
     record(store, events, config)
     with store.write() as db:      # the same events queued again: idempotent
-        from alerts.outbox import enqueue
+        from watch287g.alerts.outbox import enqueue
         assert enqueue(db, events, config, NOW) == 0
 
     deliver_due(store, config, NOW)
@@ -229,7 +237,7 @@ slack_channel = "{OPERATOR_CHANNEL}"
 
 
 def test_daily_digest_to_a_channel_is_one_summary_with_a_thread(tmp_path, fake, env):
-    from alerts.digest import send_digests
+    from watch287g.alerts.digest import send_digests
 
     config = _config(tmp_path, fake, f"""
 [[subscriptions]]

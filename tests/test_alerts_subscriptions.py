@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from watch287g.alerts.outbox import enqueue
+from watch287g.alerts.subscriptions import (
+    SubscriptionError,
+    config_subscriptions,
+    make_destination,
+    make_filter,
+)
+from watch287g.core import events as ev
+from watch287g.core.config import ConfigError
+from watch287g.state.store import Store
 
-from alerts.outbox import enqueue
-from alerts.subscriptions import SubscriptionError, config_subscriptions, make_destination, make_filter
-from state import events as ev
-from state.store import Store
-from tests.support.alerts_env import NOW, agreement_event, outbox_docs, record, write_config
-from watch287g.config import ConfigError
+from tests.support.alerts_env import (
+    NOW,
+    agreement_event,
+    outbox_docs,
+    record,
+    write_config,
+)
 
 
 def test_states_take_codes_or_names_and_models_take_codes_or_names():

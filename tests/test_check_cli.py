@@ -139,9 +139,9 @@ def _check(ok: bool, when: str) -> dict:
 
 
 def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
-    from state import events as ev
-    from state.health import record_check, streak
-    from state.store import Store
+    from watch287g.core import events as ev
+    from watch287g.state.health import record_check, streak
+    from watch287g.state.store import Store
 
     raised = []
     with Store(tmp_path).write() as db:
@@ -155,8 +155,8 @@ def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
 
 
 def test_check_records_are_trimmed_per_source(tmp_path, monkeypatch):
-    from state import health
-    from state.store import Store
+    from watch287g.state import health
+    from watch287g.state.store import Store
 
     monkeypatch.setattr(health, "CHECKS_KEPT_PER_SOURCE", 5)
     with Store(tmp_path).write() as db:

@@ -6,8 +6,7 @@ import json
 import tomllib
 
 import pytest
-
-from watch287g.config import default_config_text
+from watch287g.core.config import default_config_text
 
 
 def write(tmp_path, text: str):

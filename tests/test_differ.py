@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state.ingest import ingest
+from watch287g.state.policy import Debounce, Policy
+from watch287g.state.store import Store
 
-from spiders.workbook import snapshot_from_workbook
-from state.ingest import ingest
-from state.policy import Debounce, Policy
-from state.store import Store
-from tests.support.workbooks import PENDING_HEADER, agreement, sample_agreements, workbook_bytes
+from tests.support.workbooks import (
+    PENDING_HEADER,
+    agreement,
+    sample_agreements,
+    workbook_bytes,
+)
 
 # Small lists: the row-count gate is exercised in test_gate.py, not here.
 POLICY = Policy(gates={}, debounce=Debounce(min_missing_snapshots=3, min_missing_days=5))

@@ -8,12 +8,17 @@ import io
 import zipfile
 
 import pytest
+from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state.ingest import ingest
+from watch287g.state.policy import Policy
+from watch287g.state.store import Store
 
-from spiders.workbook import snapshot_from_workbook
-from state.ingest import ingest
-from state.policy import Policy
-from state.store import Store
-from tests.support.workbooks import PENDING_HEADER, agreement, sample_agreements, workbook_bytes
+from tests.support.workbooks import (
+    PENDING_HEADER,
+    agreement,
+    sample_agreements,
+    workbook_bytes,
+)
 
 GOOD = sample_agreements(120)
 HTML_BLOCK_PAGE = b"<!DOCTYPE html><html><head><title>Access Denied</title></head><body>Access Denied</body></html>"

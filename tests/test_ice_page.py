@@ -6,8 +6,12 @@ import gzip
 from pathlib import Path
 
 import pytest
-
-from spiders.ice_page import blocked_reason, first_sentence, parse_page, soup_of
+from watch287g.readers.ice_page import (
+    blocked_reason,
+    first_sentence,
+    parse_page,
+    soup_of,
+)
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 URL = "https://www.ice.gov/identify-and-arrest/287g"

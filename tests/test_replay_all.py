@@ -7,8 +7,7 @@ import csv
 import json
 
 import pytest
-
-from spiders.workbook import snapshot_from_workbook
+from watch287g.readers.workbook import snapshot_from_workbook
 
 pytestmark = pytest.mark.slow
 

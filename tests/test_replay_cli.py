@@ -148,8 +148,8 @@ def test_events_on_an_empty_data_dir(cli):
 
 
 def test_events_csv_with_health_events(cli):
-    from state import events as ev
-    from state.store import Store
+    from watch287g.core import events as ev
+    from watch287g.state.store import Store
 
     with Store(cli.data_dir).write() as db:
         db.append("events", [ev.operator_event(ev.SOURCE_FAILING, "2025-06-01T09:00:00Z",

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from watch287g.core import events as ev
+from watch287g.core.config import load_config
+from watch287g.state.store import Store
 
-from state import events as ev
-from state.store import Store
 from tests.support.fake_slack import VALID_TOKEN, FakeSlack
 from tests.support.http_server import LocalServer, Reply
 from tests.support.smtp import SmtpServer
-from watch287g.config import load_config
 from watch287g.service_status import render_status_section, status_section
 
 ROOT = Path(__file__).resolve().parent.parent

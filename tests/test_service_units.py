@@ -10,13 +10,19 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from watch287g.core import events as ev
+from watch287g.core.config import Config, ConfigError
+from watch287g.core.records import Source
+from watch287g.state.store import Store
 
-from state import events as ev
-from state.store import Store
 from watch287g import health_watch
-from watch287g.config import Config, ConfigError
-from watch287g.heartbeat import read_heartbeat, running_service_pid, service_lock, service_running, write_heartbeat
-from spiders.items import Source
+from watch287g.heartbeat import (
+    read_heartbeat,
+    running_service_pid,
+    service_lock,
+    service_running,
+    write_heartbeat,
+)
 from watch287g.schedule import DEFAULT_STALE_AFTER_DAYS, ServiceSettings, cron_trigger
 
 NY = ZoneInfo("America/New_York")
@@ -160,7 +166,7 @@ def test_stale_lists_measure_from_the_last_accepted_snapshot(tmp_path):
 
 
 def test_staleness_alerts_once_survives_a_restart_and_alerts_recovery_once(tmp_path):
-    from alerts.outbox import enqueue
+    from watch287g.alerts.outbox import enqueue
 
     store = Store(tmp_path)
     config = Config({"operator": {"email": "ops@example.org"}}, None)
@@ -234,7 +240,8 @@ def test_service_pid_needs_the_lock_held_not_just_a_heartbeat(tmp_path):
 
 
 def test_status_section_of_a_stopped_service_with_a_failing_and_a_stale_source(tmp_path):
-    from state import health
+    from watch287g.state import health
+
     from watch287g.service_status import render_status_section, status_section
 
     store = Store(tmp_path)

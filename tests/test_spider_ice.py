@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from watch287g.core import events as ev
 
-from state import events as ev
 from tests.support.checks import run_check, table, write_config
 from tests.support.http_server import LocalServer, Reply
 

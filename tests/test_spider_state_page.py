@@ -9,10 +9,10 @@ import gzip
 from pathlib import Path
 
 import pytest
+from watch287g.core import events as ev
+from watch287g.readers.ice_page import soup_of
+from watch287g.readers.pages import PageError, diff, read_page
 
-from spiders.ice_page import soup_of
-from spiders.pages import PageError, diff, read_page
-from state import events as ev
 from tests.support.checks import run_check, table, write_config
 from tests.support.http_server import LocalServer
 

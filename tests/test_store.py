@@ -11,12 +11,11 @@ import textwrap
 import time
 
 import pytest
-
-from state.store import Store, StoreBusy, StoreError
+from watch287g.state.store import Store, StoreBusy, StoreError
 
 WRITER = textwrap.dedent("""
     import sys
-    from state.store import Store
+    from watch287g.state.store import Store
     store = Store(sys.argv[1])
     while True:
         with store.write() as db:

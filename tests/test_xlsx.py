@@ -13,11 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
-
 import xlsx_faults as faults
-from spiders import xlsx
-from spiders.xlsx import Cell, Limits, WorkbookError, read_first_sheet
+from openpyxl import Workbook
+from watch287g.readers import xlsx
+from watch287g.readers.xlsx import Cell, Limits, WorkbookError, read_first_sheet
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "xlsx"
 EARLIEST = "20250221T2149_participatingAgencies-20250221214937.xlsx"

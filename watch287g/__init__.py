@@ -1,3 +1,5 @@
 """watch287g: watch ICE's 287(g) lists and state pages; alert on real changes."""
 
-__version__ = "0.1.0"
+from watch287g.core import __version__
+
+__all__ = ["__version__"]

@@ -23,13 +23,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from spiders.items import Source
-from state.health import DEFAULT_FAILURES_BEFORE_ALERT
-from state.policy import Policy
-from state.store import StateDB, Store
-from watch287g import __version__
-from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
-from watch287g.errors import BusyError, UserError
+from watch287g.core import __version__
+from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
+from watch287g.core.errors import BusyError, UserError
+from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
+from watch287g.state.policy import Policy
+from watch287g.state.store import StateDB, Store
 
 CHECK_LOCK = "check.lock"
 SOURCE_TYPES = ("ice", "page")
@@ -77,7 +76,7 @@ class CrawlSettings:
         )
 
     def user_agent(self) -> str:
-        from spiders.settings import PROJECT_URL
+        from watch287g.spiders.settings import PROJECT_URL
 
         about = "; ".join(part for part in (f"+{self.project_url or PROJECT_URL}", self.contact) if part)
         return f"watch287g/{__version__} ({about})"
@@ -208,7 +207,7 @@ def run_check(config: Config, data_dir: Path, source: str | None = None, dry_run
             raise run.errors[0]
         delivery = None
         if notify and not dry_run:
-            from alerts.outbox import deliver_due
+            from watch287g.alerts.outbox import deliver_due
 
             delivery = deliver_due(store, config)
     order = {s.name: i for i, s in enumerate(sources)}
@@ -220,8 +219,8 @@ def run_check(config: Config, data_dir: Path, source: str | None = None, dry_run
 
 
 def _spiders() -> list[type]:
-    from spiders.ice import IceSpider
-    from spiders.state_page import StatePageSpider
+    from watch287g.spiders.ice import IceSpider
+    from watch287g.spiders.state_page import StatePageSpider
 
     return [IceSpider, StatePageSpider]
 
@@ -238,7 +237,7 @@ def crawl_sources(run: CheckRun, plan: list[tuple[type, list[Source]]], override
     from scrapy.utils.reactor import install_reactor
 
     settings = Settings()
-    settings.setmodule("spiders.settings", priority="project")
+    settings.setmodule("watch287g.spiders.settings", priority="project")
     settings.update(overrides, priority="cmdline")
     install_reactor(settings["TWISTED_REACTOR"])
 

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from watch287g.config import Config
+from watch287g.core.config import Config
 
 # How long a child gets between SIGTERM and SIGKILL: enough for Python to
 # unwind; the state write itself is a rename, never half done.

@@ -9,46 +9,26 @@ non-zero exit code, never as a traceback; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
-from watch287g import __version__
-from watch287g.config import Config, ConfigError, load_config
-from watch287g.errors import UserError
-
-EXIT_OK = 0
-EXIT_FAILED = 1        # the command ran but something it checked failed
-EXIT_USAGE = 2         # bad input: options, config, files
-EXIT_BUSY = 3          # another process holds the lock
-EXIT_INTERNAL = 70     # a bug: please report it with --debug output
+from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context
+from watch287g.core import __version__
+from watch287g.core.config import ConfigError, load_config
+from watch287g.core.errors import UserError
 
 log = logging.getLogger("watch287g")
 
 
-@dataclass
-class Context:
-    """What every command gets: the loaded config and resolved paths."""
-
-    config: Config
-    data_dir: Path
-    json: bool
-    progress: bool       # draw progress on stderr (a terminal, not --json/--quiet)
-
-    def store(self):
-        from state.store import Store
-
-        return Store(self.data_dir)
-
-    def emit(self, payload) -> None:
-        """Print a command's machine-readable result (with --json)."""
-        print(json.dumps(payload, ensure_ascii=False, indent=None, default=str))
-
-
 def _command_modules():
-    from watch287g import cmd_alerts, cmd_check, cmd_config, cmd_core, cmd_demo, cmd_service
+    from watch287g import (
+        cmd_alerts,
+        cmd_check,
+        cmd_config,
+        cmd_core,
+        cmd_demo,
+        cmd_service,
+    )
 
     return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts]
 
@@ -56,8 +36,8 @@ def _command_modules():
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (bad files, config, a busy lock):
     each layer raises its own type, all with one-line messages."""
-    from spiders.xlsx import WorkbookError
-    from state.store import StoreError
+    from watch287g.readers.xlsx import WorkbookError
+    from watch287g.state.store import StoreError
 
     return (UserError, ConfigError, StoreError, WorkbookError)
 
@@ -83,19 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.register(subparsers)
-    return parser
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    """Let --data-dir/--json also follow the command (``watch287g events --json``)."""
-    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-
-def add_command(subparsers, name: str, help_text: str, func) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    _add_common(parser)
-    parser.set_defaults(func=func)
     return parser
 
 

@@ -9,14 +9,22 @@ from __future__ import annotations
 import os
 import sys
 
-from alerts import digest, outbox
-from alerts.settings import AlertSettings
-from alerts.subscriptions import (SubscriptionError, add_subscription, all_subscriptions, check_removable,
-                                  config_subscriptions, make_destination, make_filter, remove_subscription,
-                                  split_destination)
-from alerts.timeutil import to_iso, utcnow
-from watch287g.cli import EXIT_FAILED, Context, add_command
-from watch287g.errors import UserError
+from watch287g.alerts import digest, outbox
+from watch287g.alerts.settings import AlertSettings
+from watch287g.alerts.subscriptions import (
+    SubscriptionError,
+    add_subscription,
+    all_subscriptions,
+    check_removable,
+    config_subscriptions,
+    make_destination,
+    make_filter,
+    remove_subscription,
+    split_destination,
+)
+from watch287g.command import EXIT_FAILED, Context, add_command
+from watch287g.core.errors import UserError
+from watch287g.core.timeutil import to_iso, utcnow
 
 
 def register(subparsers) -> None:

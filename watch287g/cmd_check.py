@@ -7,7 +7,7 @@ config; 3 another check is running (it waited ``[crawl] lock_wait`` seconds).
 
 from __future__ import annotations
 
-from watch287g.cli import EXIT_FAILED, EXIT_OK, Context, add_command
+from watch287g.command import EXIT_FAILED, EXIT_OK, Context, add_command
 
 
 def register(subparsers) -> None:

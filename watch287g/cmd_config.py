@@ -12,18 +12,24 @@ import sys
 import tomllib
 from pathlib import Path
 
-from watch287g.cli import Context, add_command
-from watch287g.config import Config, ConfigError, default_config_text, load_config, reject_unknown
-from watch287g.errors import UserError
+from watch287g.command import Context, add_command
+from watch287g.core.config import (
+    Config,
+    ConfigError,
+    default_config_text,
+    load_config,
+    reject_unknown,
+)
+from watch287g.core.errors import UserError
 
 
 def _validators() -> list[tuple[str, object]]:
     """(what, function of the Config) for every layer that reads the file."""
-    from alerts.settings import AlertSettings
-    from alerts.subscriptions import config_subscriptions
-    from state.policy import Policy
+    from watch287g.alerts.settings import AlertSettings
+    from watch287g.alerts.subscriptions import config_subscriptions
     from watch287g.check import CrawlSettings, load_sources
     from watch287g.schedule import service_settings
+    from watch287g.state.policy import Policy
 
     return [
         ("sections", check_sections),

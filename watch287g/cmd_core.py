@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from state.policy import Policy
 from watch287g import report
-from watch287g.cli import Context, add_command
+from watch287g.command import Context, add_command
 from watch287g.progress import Progress
 from watch287g.replay import read_manifest, run_replay
+from watch287g.state.policy import Policy
 
 
 def register(subparsers) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watch287g.cli import Context, add_command
+from watch287g.command import Context, add_command
 
 
 def register(subparsers) -> None:

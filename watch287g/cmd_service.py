@@ -6,9 +6,9 @@ import os
 import signal
 import sys
 
-from watch287g.cli import EXIT_USAGE, Context, add_command
 from watch287g.cmd_config import check_config
-from watch287g.errors import UserError
+from watch287g.command import EXIT_USAGE, Context, add_command
+from watch287g.core.errors import UserError
 from watch287g.heartbeat import running_service_pid
 from watch287g.schedule import service_settings
 
@@ -34,7 +34,9 @@ def cmd_run(ctx: Context, args) -> int:
     settings = service_settings(ctx.config)
     if not settings.sources:
         raise UserError(f"no enabled [[sources]] in {ctx.config.origin}: nothing to watch")
-    from watch287g.service import Service  # APScheduler only for the command that needs it
+    from watch287g.service import (
+        Service,  # APScheduler only for the command that needs it
+    )
 
     return Service(ctx.config, ctx.data_dir, settings).run()
 

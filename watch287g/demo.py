@@ -161,7 +161,7 @@ def _check(config: Path, data: Path) -> tuple[int, str]:
 def _summary(data: Path, out) -> None:
     from collections import Counter
 
-    from state.store import Store
+    from watch287g.state.store import Store
 
     store = Store(data)
     if not store.exists():

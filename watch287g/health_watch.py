@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from state import events as ev
-from state import health
-from state.store import StateDB, Store
-from watch287g.config import Config
+from watch287g.core import events as ev
+from watch287g.core.config import Config
+from watch287g.state import health
+from watch287g.state.store import StateDB, Store
 
 STALE_META = "service:stale"
 ACCEPTED_VERDICTS = ("baseline", "accepted")

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from spiders.workbook import snapshot_from_workbook
-from state.ingest import IngestResult, ingest
-from state.policy import Policy
-from state.store import Store
-from watch287g.errors import UserError
+from watch287g.core.errors import UserError
+from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state.ingest import IngestResult, ingest
+from watch287g.state.policy import Policy
+from watch287g.state.store import Store
 
 KINDS = ("participating", "pending")
 MAX_FILE_BYTES = 20 * 1024 * 1024

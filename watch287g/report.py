@@ -10,10 +10,10 @@ import json
 from collections import Counter
 from typing import Iterable
 
-from spiders.normalize import MODELS, STATES, state_code
-from state import events as ev
-from state.store import StateDB
-from watch287g.errors import UserError
+from watch287g.core import events as ev
+from watch287g.core.errors import UserError
+from watch287g.core.normalize import MODELS, STATES, state_code
+from watch287g.state.store import StateDB
 
 MODEL_CODES = {"Jail Enforcement Model": "JEM", "Task Force Model": "TFM", "Warrant Service Officer": "WSO"}
 CSV_FIELDS = ("id", "type", "observed_at", "state", "agency", "model", "signed", "county", "agency_type",

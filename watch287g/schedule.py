@@ -18,8 +18,8 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from spiders.items import Source
-from watch287g.config import Config, ConfigError, get, get_number, reject_unknown
+from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
+from watch287g.core.records import Source
 
 # ICE updates its lists in US business hours: every 15 minutes then, hourly
 # otherwise (18:00 is the first hourly check of the evening).

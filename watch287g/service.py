@@ -39,13 +39,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import Timeout
 
-from state.store import Store, StoreError
-from watch287g import __version__, health_watch
+from watch287g import health_watch
 from watch287g.check_runner import CRASHED, TIMEOUT, CheckOutcome, CheckRunner
-from watch287g.config import Config, ConfigError
-from watch287g.errors import BusyError, UserError
+from watch287g.core import __version__
+from watch287g.core.config import Config, ConfigError
+from watch287g.core.errors import BusyError, UserError
 from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
+from watch287g.state.store import Store, StoreError
 
 log = logging.getLogger("watch287g.service")
 
@@ -61,7 +62,10 @@ def _utcnow() -> dt.datetime:
 
 class Service:
     def __init__(self, config: Config, data_dir: Path, settings: ServiceSettings) -> None:
-        from alerts import digest, outbox  # the service cannot run without them: fail at start
+        from watch287g.alerts import (  # the service cannot run without them: fail at start
+            digest,
+            outbox,
+        )
 
         self.config = config
         self.settings = settings

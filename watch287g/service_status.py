@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from state import health
-from state.store import Store
 from watch287g import health_watch
-from watch287g.config import Config
+from watch287g.core.config import Config
 from watch287g.heartbeat import read_heartbeat, running_service_pid
+from watch287g.state import health
+from watch287g.state.store import Store
 
 
 def status_section(store: Store, config: Config) -> dict:
     """{"service": {...}, "sources": [...], "outbox": {...}} — see render_status_section."""
-    from alerts import outbox
+    from watch287g.alerts import outbox
 
     beat = read_heartbeat(store.data_dir) or {}
     pid = running_service_pid(store.data_dir)

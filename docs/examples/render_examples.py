@@ -25,10 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from alerts.render_email import render_email  # noqa: E402
-from alerts.render_slack import render_batch  # noqa: E402
-from alerts.settings import EmailSettings, SlackSettings  # noqa: E402
-from state import events as ev  # noqa: E402
+from watch287g.alerts.render_email import render_email  # noqa: E402
+from watch287g.alerts.render_slack import render_batch  # noqa: E402
+from watch287g.alerts.settings import EmailSettings, SlackSettings  # noqa: E402
+from watch287g.core import events as ev  # noqa: E402
 
 SOURCE = {"kind": "participating", "file_name": "participatingAgencies-20250301180751.xlsx",
           "sha256": "9e262e64fd7f5756e897e1bdf1f18e01c90a03abab8f5844f2f6c44997f3cfdd",

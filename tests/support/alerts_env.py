@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from alerts.outbox import enqueue
-from state import events as ev
-from state.store import Store
-from watch287g.config import Config, load_config
+from watch287g.alerts.outbox import enqueue
+from watch287g.core import events as ev
+from watch287g.core.config import Config, load_config
+from watch287g.state.store import Store
 
 OBSERVED = "2025-03-01T18:07:51Z"
 NOW = dt.datetime(2025, 3, 1, 18, 10, tzinfo=dt.timezone.utc)

@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass
 
 from bs4 import BeautifulSoup, Tag
 from soupsieve import SelectorSyntaxError
-
-from spiders import normalize as norm
-from spiders.ice_page import absolute_url, base_url
-from state import events as ev
+from watch287g.core import events as ev
+from watch287g.core import normalize as norm
+from watch287g.readers.ice_page import absolute_url, base_url
 
 DOCUMENT_SUFFIXES = (".pdf", ".xlsx", ".xls", ".docx", ".doc", ".csv")
 # When no selector is configured: the page's <main>, else its body without

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from spiders.roster import parse_roster
-from spiders.xlsx import Limits, WorkbookError, read_first_sheet
-from state.snapshot import Snapshot, sha256_hex
+from watch287g.core.records import Snapshot, sha256_hex
+from watch287g.readers.roster import parse_roster
+from watch287g.readers.xlsx import Limits, WorkbookError, read_first_sheet
 
 
 def snapshot_from_workbook(source: str, kind: str, observed_at: str, file_name: str | None,

@@ -10,10 +10,10 @@ question, not this module's.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Sequence
 
-from spiders import normalize as norm
+from watch287g.core import normalize as norm
+from watch287g.core.records import CellLike, Roster, Row, SimpleCell
 
 # Header text (folded to upper case, single spaces) -> field name.
 COLUMN_ALIASES = {
@@ -31,62 +31,6 @@ COLUMN_ALIASES = {
 REQUIRED_FIELDS = ("state", "agency", "model")
 PARTICIPATING, PENDING = "participating", "pending"
 HEADER_SEARCH_ROWS = 15
-
-
-class CellLike(Protocol):
-    value: object
-    hyperlink: str | None
-
-
-@dataclass(frozen=True)
-class SimpleCell:
-    """A cell from a source that is not a workbook (an HTML table)."""
-
-    value: object
-    hyperlink: str | None = None
-
-
-@dataclass
-class Row:
-    """One line of ICE's list: canonical values for the differ, raw text for
-    the evidence an alert cites."""
-
-    line: int                   # row number in the sheet (1-based), as a person finds it
-    state: str | None           # USPS code
-    agency: str                 # ICE's spelling, whitespace and quotes cleaned
-    agency_key: str             # comparison key (see normalize.agency_key)
-    model: str | None
-    agency_type: str | None
-    county: str | None
-    signed: str | None          # ISO date, or None (see notes)
-    moa_url: str | None
-    addendum_url: str | None
-    raw: dict[str, str]         # header text -> cell text as ICE wrote it
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str | None, str, str | None]:
-        return (self.state, self.agency_key, self.model)
-
-    def evidence(self) -> dict:
-        return {"line": self.line, "values": dict(self.raw)}
-
-
-@dataclass
-class Roster:
-    """A parsed list. ``shape`` is what the header says the list is."""
-
-    shape: str | None                       # participating | pending | None (no header)
-    columns: list[str]                      # header texts found, in order
-    unknown_columns: list[str]
-    missing_fields: list[str]               # required fields whose column is absent
-    rows: list[Row]
-    duplicates: int = 0                     # rows repeating an earlier (state, agency, model)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def readable(self) -> bool:
-        return self.shape is not None and not self.missing_fields
 
 
 def _header_text(value: object) -> str:

@@ -15,11 +15,10 @@ import datetime as dt
 import json
 
 from bs4 import BeautifulSoup, Tag
-
-from spiders import normalize as norm
-from spiders.ice_page import absolute_url, as_of_before, base_url
-from spiders.roster import find_header, parse_roster, rows_from_table
-from state.snapshot import Snapshot, sha256_hex
+from watch287g.core import normalize as norm
+from watch287g.core.records import Snapshot, sha256_hex
+from watch287g.readers.ice_page import absolute_url, as_of_before, base_url
+from watch287g.readers.roster import find_header, parse_roster, rows_from_table
 
 TableRows = list[list[tuple[str, str | None]]]
 

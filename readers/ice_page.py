@@ -18,8 +18,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 
 from bs4 import BeautifulSoup, Tag
-
-from spiders import normalize as norm
+from watch287g.core import normalize as norm
 
 KINDS = ("participating", "pending")
 _KIND_WORDS = {
