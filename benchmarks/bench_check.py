@@ -38,10 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from watch287g.testing.fake_site import LocalServer
 
-from tests.support.http_server import LocalServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO = ROOT / "watch287g" / "demo_data"
 LISTS = {

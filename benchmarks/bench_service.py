@@ -43,10 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from watch287g.testing.fake_site import LocalServer, Reply
 
-from tests.support.http_server import LocalServer, Reply  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REPLAY = ROOT / "tests" / "fixtures" / "replay"
 PARTICIPATING = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"

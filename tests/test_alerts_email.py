@@ -19,7 +19,7 @@ from tests.support.alerts_env import (
     record,
     write_config,
 )
-from tests.support.smtp import SmtpServer
+from watch287g.testing.smtp import SmtpServer
 
 REPORTER = "reporter@news.example"
 

@@ -24,8 +24,8 @@ from tests.support.alerts_env import (
     slack_config,
     write_config,
 )
-from tests.support.fake_slack import VALID_TOKEN, FakeSlack
-from tests.support.smtp import SmtpServer
+from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
+from watch287g.testing.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0123ABCD"

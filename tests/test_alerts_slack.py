@@ -20,7 +20,7 @@ from tests.support.alerts_env import (
     slack_config,
     write_config,
 )
-from tests.support.fake_slack import VALID_TOKEN, FakeSlack
+from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
 
 CHANNEL = "C0123ABCD"
 OPERATOR_CHANNEL = "C0OPERATOR"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.checks import ROOT, run_check, watch287g, write_config
-from tests.support.http_server import LocalServer
+from watch287g.testing.fake_site import LocalServer
 
 WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
 PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>

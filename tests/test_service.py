@@ -18,10 +18,10 @@ from watch287g.core import events as ev
 from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
-from tests.support.fake_slack import VALID_TOKEN, FakeSlack
-from tests.support.http_server import LocalServer, Reply
-from tests.support.smtp import SmtpServer
 from watch287g.service_status import render_status_section, status_section
+from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
+from watch287g.testing.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"

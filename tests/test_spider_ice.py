@@ -16,7 +16,7 @@ import pytest
 from watch287g.core import events as ev
 
 from tests.support.checks import run_check, table, write_config
-from tests.support.http_server import LocalServer, Reply
+from watch287g.testing.fake_site import LocalServer, Reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_PATH = "/identify-and-arrest/287g"

@@ -14,7 +14,7 @@ from watch287g.readers.ice_page import soup_of
 from watch287g.readers.pages import PageError, diff, read_page
 
 from tests.support.checks import run_check, table, write_config
-from tests.support.http_server import LocalServer
+from watch287g.testing.fake_site import LocalServer
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
