@@ -27,10 +27,11 @@ def _command_modules():
         cmd_config,
         cmd_core,
         cmd_demo,
+        cmd_report,
         cmd_service,
     )
 
-    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts]
+    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts, cmd_report]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
