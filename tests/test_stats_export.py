@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from tests.support.plain_counts import moa_links, plain_counts
-from tests.support.replays import JULY_LIST, SWAP, write_manifest
+from tests.support.replays import JULY_LIST, SWAP, replay_fixture_lists
 from watch287g.export import EVENT_COLUMNS, ROSTER_COLUMNS
 
 FIRST_PENDING = "20250221T2149_pendingAgencies-20250221214937.xlsx"
@@ -20,14 +20,7 @@ MARCH_1 = "20250301T1807_participatingAgencies-20250301180751.xlsx"
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    from watch287g.cli import main
-
-    folder = tmp_path_factory.mktemp("stats")
-    config = folder / "empty.toml"
-    config.write_text("")
-    assert main(["--config", str(config), "--data-dir", str(folder / "data"), "-q", "replay",
-                 str(write_manifest(folder / "lists"))]) == 0
-    return folder / "data"
+    return replay_fixture_lists(tmp_path_factory.mktemp("stats"))
 
 
 @pytest.fixture

@@ -26,3 +26,15 @@ def write_manifest(folder: Path) -> Path:
     manifest = folder / "manifest.csv"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
+
+
+def replay_fixture_lists(folder: Path) -> Path:
+    """Replay write_manifest's lists into folder/data; returns that data dir."""
+    from watch287g.cli import main
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "empty.toml"
+    config.write_text("")
+    assert main(["--config", str(config), "--data-dir", str(folder / "data"), "-q", "replay",
+                 str(write_manifest(folder / "lists"))]) == 0
+    return folder / "data"
