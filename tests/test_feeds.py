@@ -101,7 +101,7 @@ def test_scraped_text_is_escaped(tmp_path):
              "moa_url": 'javascript:alert(1)', "addendum_url": None,
              "source": {"kind": "participating", "file_name": "<i>x</i>.xlsx", "sha256": "a" * 64,
                         "observed_at": "2025-07-11T09:00:00Z"}, "row": {"line": 3, "values": {}}}
-    feed = feeds.Feed("feeds/x.atom", "t", "s", [event])
+    feed = feeds.Feed("feeds/x.atom", "x", "t", "s", [event])
     document = assert_valid_atom(feeds.render_feed(feed, None, NOW, archive_published=False))
     markup = document.find(f"{ATOM}entry/{ATOM}content").text
     fragment = lxml_html.fromstring(f"<div>{markup}</div>")

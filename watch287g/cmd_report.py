@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import textwrap
+from pathlib import Path
 
 from watch287g import export, report, stats
 from watch287g.command import Context, add_command
@@ -13,6 +14,7 @@ from watch287g.core.normalize import STATES
 from watch287g.core.timeutil import aware, utcnow
 from watch287g.counties import county_index
 from watch287g.history import KINDS, History
+from watch287g.site.settings import ReportSettings, check_base_url
 
 
 def register(subparsers) -> None:
@@ -31,6 +33,16 @@ def register(subparsers) -> None:
     parser.add_argument("--since", help="events: only those observed at or after this date")
     parser.add_argument("--operator", action="store_true",
                         help="events: include operator events (quarantined lists, source health)")
+
+    parser = add_command(subparsers, "report",
+                         "write the static report (maps, charts, state pages, Atom feeds, open data) to a folder",
+                         cmd_report)
+    parser.add_argument("--out", metavar="DIR", type=Path, help="the report folder (default: [report] out_dir)")
+    _add_as_of(parser)
+    parser.add_argument("--base-url", metavar="URL",
+                        help="where the folder is published, for the feeds' links (default: [report] base_url)")
+    parser.add_argument("--with-archive", action="store_true", default=None,
+                        help="publish the archived workbooks the report cites (default: [report] with_archive)")
 
 
 def _add_as_of(parser) -> None:
@@ -94,4 +106,22 @@ def cmd_export(ctx: Context, args) -> int:
         raise UserError(f"no {args.kind} list was observed at or before {as_of:%Y-%m-%d %H:%M} UTC")
     rows = export.roster_rows(record, history.roster(record), history.records(args.kind), county_index().match)
     sys.stdout.write(export.render(rows, export.ROSTER_COLUMNS, args.format))
+    return 0
+
+
+def cmd_report(ctx: Context, args) -> int:
+    from watch287g.site.builder import build_report
+
+    settings = ReportSettings.from_config(ctx.config)
+    out = args.out or settings.out_dir
+    if out is None:
+        raise UserError("where should the report go? give --out DIR or set [report] out_dir in the config")
+    base_url = check_base_url(args.base_url, "--base-url") if args.base_url else settings.base_url
+    with_archive = settings.with_archive if args.with_archive is None else args.with_archive
+    summary = build_report(History(ctx.store()), out, parse_as_of(args.as_of), base_url, with_archive)
+    if ctx.json:
+        ctx.emit(summary)
+    else:
+        print(f"report as of {summary['as_of']} written to {summary['out']} in {summary['seconds']} s: "
+              f"{summary['states']} state pages, {summary['feeds']} feeds; open {summary['out']}/index.html")
     return 0

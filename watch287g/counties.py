@@ -170,6 +170,11 @@ def _bare(text: str) -> str:
     return " ".join(words)
 
 
+def state_fips(code: str) -> str | None:
+    """The 2-digit FIPS code of a state or territory (USPS code)."""
+    return _state_fips_codes().get(code)
+
+
 @lru_cache(maxsize=1)
 def _state_fips_codes() -> dict[str, str]:
     """USPS code -> 2-digit state FIPS, from the state shapefile's records."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from watch287g.alerts.describe import describe
+from watch287g.alerts.describe import SHORT_VERBS, describe
 from watch287g.alerts.subscriptions import state_name
 from watch287g.core import __version__
 from watch287g.core import events as ev
@@ -32,6 +32,7 @@ _ID_NAMESPACE = uuid.UUID("7f1c9a52-3d0e-4f1b-9a57-2870e2cb1d44")
 @dataclass
 class Feed:
     path: str                   # relative to the report folder, e.g. "feeds/states/FL.atom"
+    label: str                  # what the feed is of, in a word or two: "Florida", "signed"
     title: str
     subtitle: str
     events: list[dict] = field(default_factory=list)
@@ -61,17 +62,18 @@ def plan_feeds(events: list[dict]) -> list[Feed]:
     public = [e for e in events if e["type"] in ev.SUBSCRIBER_TYPES]
     newest_first = sorted(public, key=lambda e: (e["observed_at"], e["id"]), reverse=True)
     everything = [e for e in newest_first if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
-    feeds = [Feed(ALL_FEED, "287(g) agreements: every change",
+    feeds = [Feed(ALL_FEED, "everything", "287(g) agreements: every change",
                   "Signings, renewals, terminations, pending applications and watched pages "
                   "(corrections have their own feed)", everything)]
     for state in sorted({e["state"] for e in everything if e.get("state")}):
-        feeds.append(Feed(state_feed_path(state), f"287(g) agreements in {state_name(state)}",
+        feeds.append(Feed(state_feed_path(state), state_name(state), f"287(g) agreements in {state_name(state)}",
                           f"Every change in {state_name(state)} but corrections",
                           [e for e in everything if e.get("state") == state]))
     for event_type in ev.SUBSCRIBER_TYPES:
         chosen = [e for e in newest_first if e["type"] == event_type]
         if chosen:
-            feeds.append(Feed(type_feed_path(event_type), f"287(g): {event_type}",
+            label = SHORT_VERBS[event_type]
+            feeds.append(Feed(type_feed_path(event_type), label, f"287(g) agreements: {label}",
                               f"Every {event_type} event", chosen))
     for feed in feeds:
         feed.events = feed.events[:ENTRIES_PER_FEED]

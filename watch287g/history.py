@@ -97,6 +97,10 @@ class History:
     def archive_path(self, sha256: str) -> Path:
         return self.store.archive_path(sha256)
 
+    def cache_dir(self) -> Path:
+        """Where figures derived from archived files may be kept (never state)."""
+        return self.store.data_dir / "cache"
+
     def _read_roster(self, record: ListRecord) -> Roster:
         path = self.store.archive_path(record.sha256)
         try:

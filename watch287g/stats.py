@@ -96,9 +96,28 @@ def _by_count(counter: Counter) -> dict:
 
 
 def list_counts(rows: list[Row]) -> dict:
-    """Agreements on a list by model and by state: one point of a chart."""
+    """Rows of a list by model, and by state and model: one point of a chart."""
+    by_state: dict[str, Counter] = {}
+    for row in rows:
+        by_state.setdefault(row.state or UNKNOWN, Counter())[model_code(row.model)] += 1
     return {"total": len(rows), "by_model": dict(Counter(model_code(r.model) for r in rows)),
-            "by_state": dict(Counter(r.state or UNKNOWN for r in rows))}
+            "by_state": {state: dict(models) for state, models in by_state.items()}}
+
+
+def signed_by_week(rows: Iterable[Row], year: int) -> dict[dt.date, int]:
+    """Rows signed in ``year``, by the Monday of the week they were signed;
+    every week of the year up to the last signing is present, zeros too."""
+    weeks = Counter()
+    for row in rows:
+        if row.signed and int(row.signed[:4]) == year:
+            day = dt.date.fromisoformat(row.signed)
+            weeks[day - dt.timedelta(days=day.weekday())] += 1
+    if not weeks:
+        return {}
+    january = dt.date(year, 1, 1)
+    monday = january - dt.timedelta(days=january.weekday())
+    return {monday + dt.timedelta(weeks=i): weeks.get(monday + dt.timedelta(weeks=i), 0)
+            for i in range((max(weeks) - monday).days // 7 + 1)}
 
 
 def picture(as_of: dt.datetime, participating: tuple[ListRecord, Roster] | None,
