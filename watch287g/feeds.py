@@ -14,6 +14,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from markupsafe import Markup
 
@@ -57,15 +58,17 @@ def state_feed_path(state: str) -> str:
 ALL_FEED = f"{FEED_DIR}/all.atom"
 
 
-def plan_feeds(events: list[dict]) -> list[Feed]:
-    """Which feeds there are, with their events (newest first, capped)."""
+def plan_feeds(events: list[dict], states: Iterable[str] = ()) -> list[Feed]:
+    """Which feeds there are, with their events (newest first, capped): one
+    per state with events and per state in ``states`` (the report's pages),
+    so a state can be followed before anything happens in it."""
     public = [e for e in events if e["type"] in ev.SUBSCRIBER_TYPES]
     newest_first = sorted(public, key=lambda e: (e["observed_at"], e["id"]), reverse=True)
     everything = [e for e in newest_first if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
     feeds = [Feed(ALL_FEED, "everything", "287(g) agreements: every change",
                   "Signings, renewals, terminations, pending applications and watched pages "
                   "(corrections have their own feed)", everything)]
-    for state in sorted({e["state"] for e in everything if e.get("state")}):
+    for state in sorted({e["state"] for e in everything if e.get("state")} | set(states)):
         feeds.append(Feed(state_feed_path(state), state_name(state), f"287(g) agreements in {state_name(state)}",
                           f"Every change in {state_name(state)} but corrections",
                           [e for e in everything if e.get("state") == state]))

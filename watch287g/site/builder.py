@@ -83,6 +83,7 @@ class ReportBuilder:
         self.events = [e for e in history.events() if parse_iso(e["observed_at"]) <= as_of]
         self.participating, self.pending = history.lists_at(as_of)
         self.archived: set[str] = set()       # sha256 of the workbooks the pages cite
+        self.states: list[str] = []           # those with a page
 
     def figures(self, state: str | None = None) -> dict:
         return stats.picture(self.as_of, self.participating, self.pending, self.events, self.match, state)
@@ -95,9 +96,9 @@ class ReportBuilder:
         pending_rows = export.roster_rows(self.pending[0], self.pending[1], self.history.applications(),
                                           self.match) if self.pending else []
         public = export.public_events(self.events)
-        feed_plan = feeds.plan_feeds(self.events)
-        states = sorted((set(national["by_state"]) | {r["state"] for r in pending_rows if r["state"]}
+        self.states = states = sorted((set(national["by_state"]) | {r["state"] for r in pending_rows if r["state"]}
                          | {e["state"] for e in public if e.get("state")}) - {stats.UNKNOWN})
+        feed_plan = feeds.plan_feeds(self.events, states)
         common = {"as_of": to_iso(self.as_of), "generated": to_iso(dt.datetime.now(dt.timezone.utc)),
                   "version": __version__, "national": national, "state_list": states,
                   "type_feeds": [f for f in feed_plan if f.path.startswith(f"{feeds.FEED_DIR}/types/")],
@@ -133,7 +134,7 @@ class ReportBuilder:
         if state:
             svg = maps.state_map(self.geometry, state, state_fips(state) or "", figures["counties"], title, description)
         else:
-            svg = maps.national_map(self.geometry, figures["counties"], title, description)
+            svg = maps.national_map(self.geometry, figures["counties"], title, description, set(self.states))
         series = _series(points, state)
         weeks = stats.signed_by_week(stats.in_state(roster.rows, state), self.as_of.year)
         line = charts.line_chart("over-time", f"287(g) agreements on ICE's lists, {label}",

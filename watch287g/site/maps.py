@@ -58,14 +58,15 @@ def _svg(map_id: str, view_box: str, title: str, description: str, body: list[Ma
 
 
 def national_map(geometry: Geometry, counties: list[dict], title: str, description: str,
-                 state_page: str = "states/{}.html") -> Markup:
-    """All states (each linking to its page), the covered counties, the insets' frames."""
+                 pages: set[str], state_page: str = "states/{}.html") -> Markup:
+    """All states (those in ``pages`` linking to their page), the covered
+    counties, the insets' frames."""
     defs = Markup("").join(Markup('<path id="state-{}" d="{}"/>').format(code, shape.path)
                            for code, shape in sorted(geometry.states.items()))
     body = [Markup("<defs>{}</defs>").format(defs), Markup('<g class="land">')]
     for code in sorted(geometry.states):
-        body.append(Markup('<a href="{}"><use href="#state-{}"><title>{}</title></use></a>').format(
-            state_page.format(code), code, STATES.get(code, code)))
+        land = Markup('<use href="#state-{}"><title>{}</title></use>').format(code, STATES.get(code, code))
+        body.append(Markup('<a href="{}">{}</a>').format(state_page.format(code), land) if code in pages else land)
     body.append(Markup('</g><g class="counties">'))
     body.extend(_county_path(c, geometry, state_page.format(c["state"])) for c in counties)
     body.append(Markup('</g><g class="borders">'))
