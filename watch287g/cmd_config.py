@@ -29,6 +29,7 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.alerts.subscriptions import config_subscriptions
     from watch287g.check import CrawlSettings, load_sources
     from watch287g.schedule import service_settings
+    from watch287g.site.settings import ReportSettings
     from watch287g.state.policy import Policy
 
     return [
@@ -39,6 +40,7 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[report]", ReportSettings.from_config),
     ]
 
 
@@ -47,7 +49,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "report"}
 
 
 def check_sections(config: Config) -> None:

@@ -46,6 +46,7 @@ from watch287g.core.config import Config, ConfigError
 from watch287g.core.errors import BusyError, UserError
 from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
+from watch287g.site.after_check import rebuild_report
 from watch287g.state.store import Store, StoreError
 
 log = logging.getLogger("watch287g.service")
@@ -201,6 +202,8 @@ class Service:
                 self.last_results[source] = outcome.summary()
                 if not self.stopping.is_set():
                     self._guard("health", self._after_check, outcome)
+                if outcome.status == "ok" and not self.stopping.is_set():
+                    self._guard("report", rebuild_report, self.config, self.store.data_dir)
             finally:
                 self._current = None
         self.beat()
