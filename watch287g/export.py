@@ -87,6 +87,7 @@ def render(rows: list[dict], columns: Iterable[str], fmt: str) -> str:
     columns = list(columns)
     if fmt == "csv":
         return rows_to_csv(({c: row.get(c) for c in columns} for row in rows), columns)
-    if fmt == "json":
-        return json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False, indent=1) + "\n"
+    if fmt == "json":   # one record a line: readable, diffable, and fast to write
+        lines = (json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) for row in rows)
+        return "[\n" + ",\n".join(lines) + "\n]\n"
     raise ValueError(f"unknown export format {fmt!r}")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from markupsafe import Markup
+from markupsafe import escape
 
-from watch287g.alerts.describe import SHORT_VERBS, describe
+from watch287g.alerts.describe import SHORT_VERBS, EventView, describe
 from watch287g.alerts.subscriptions import state_name
 from watch287g.core import __version__
 from watch287g.core import events as ev
@@ -83,27 +83,26 @@ def plan_feeds(events: list[dict], states: Iterable[str] = ()) -> list[Feed]:
     return feeds
 
 
-def entry_html(event: dict, archive_url: str | None = None) -> Markup:
-    """The alert's text and its evidence, as escaped HTML."""
-    view = describe(event)
-    parts = [Markup("<p><strong>{}</strong></p>").format(view.headline)]
+def entry_html(view: EventView, archive_url: str | None = None) -> str:
+    """The alert's text and its evidence, as HTML (every value escaped)."""
+    parts = [f"<p><strong>{escape(view.headline)}</strong></p>"]
     if view.fields:
-        parts.append(Markup("<ul>{}</ul>").format(
-            Markup("").join(Markup("<li>{}: {}</li>").format(k, v) for k, v in view.fields)))
+        parts.append("<ul>" + "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in view.fields) + "</ul>")
     if view.links:
-        parts.append(Markup("<p>{}</p>").format(
-            Markup(" · ").join(Markup('<a href="{}">{}</a>').format(url, label) for label, url in view.links)))
+        parts.append("<p>" + " · ".join(f'<a href="{escape(url)}">{escape(label)}</a>'
+                                        for label, url in view.links) + "</p>")
     if view.evidence:
-        evidence = Markup("Evidence: {}").format(view.evidence)
-        if archive_url:
-            evidence += Markup(' (<a href="{}">the archived file</a>)').format(archive_url)
-        parts.append(Markup("<p>{}</p>").format(evidence))
-    return Markup("").join(parts)
+        archived = f' (<a href="{escape(archive_url)}">the archived file</a>)' if archive_url else ""
+        parts.append(f"<p>Evidence: {escape(view.evidence)}{archived}</p>")
+    return "".join(parts)
 
 
-def render_feed(feed: Feed, base_url: str | None, updated: dt.datetime, archive_published: bool) -> bytes:
+def render_feed(feed: Feed, base_url: str | None, updated: dt.datetime, archive_published: bool,
+                entries: dict[int, tuple[str, str]] | None = None) -> bytes:
     """One feed as Atom XML. With ``base_url`` (where the report is
-    published) entries link to the state's page and the feed to itself."""
+    published) entries link to the state's page and the feed to itself.
+    ``entries`` keeps each event's (title, content) for the next feed: an
+    event is in several."""
     from feedgen.feed import FeedGenerator
 
     generator = FeedGenerator()
@@ -120,13 +119,12 @@ def render_feed(feed: Feed, base_url: str | None, updated: dt.datetime, archive_
     for event in feed.events:
         entry = generator.add_entry(order="append")
         entry.id(entry_id(event))
-        entry.title(describe(event).headline)
+        title, content = _entry_text(event, base_url, archive_published, {} if entries is None else entries)
+        entry.title(title)
         moment = parse_iso(event["observed_at"])
         entry.updated(moment)
         entry.published(moment)
-        sha = (event.get("source") or {}).get("sha256") if isinstance(event.get("source"), dict) else None
-        archive_url = f"{base_url}/archive/{sha}.xlsx" if base_url and archive_published and sha else None
-        entry.content(str(entry_html(event, archive_url)), type="html")
+        entry.content(content, type="html")
         entry.category(term=event["type"])
         if event.get("state"):
             entry.category(term=event["state"], label=state_name(event["state"]))
@@ -136,10 +134,22 @@ def render_feed(feed: Feed, base_url: str | None, updated: dt.datetime, archive_
     return generator.atom_str(pretty=True)
 
 
+def _entry_text(event: dict, base_url: str | None, archive_published: bool,
+                entries: dict[int, tuple[str, str]]) -> tuple[str, str]:
+    if event["id"] not in entries:
+        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        sha = source.get("sha256")
+        archive_url = f"{base_url}/archive/{sha}.xlsx" if base_url and archive_published and sha else None
+        view = describe(event)
+        entries[event["id"]] = (view.headline, entry_html(view, archive_url))
+    return entries[event["id"]]
+
+
 def write_feeds(folder: Path, feeds: list[Feed], base_url: str | None, updated: dt.datetime,
                 archive_published: bool) -> None:
+    entries: dict[int, tuple[str, str]] = {}
     for feed in feeds:
         target = folder / feed.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(render_feed(feed, base_url, updated, archive_published))
+        target.write_bytes(render_feed(feed, base_url, updated, archive_published, entries))
 

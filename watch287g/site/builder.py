@@ -174,8 +174,8 @@ class ReportBuilder:
             for fmt in export.FORMATS:
                 (data / f"{name}.{fmt}").write_text(export.render(rows, columns, fmt), encoding="utf-8")
         (data / "timeline.json").write_text(json.dumps(
-            [{"date": p.day.isoformat(), "participating": p.participating, "pending": p.pending} for p in points],
-            indent=1) + "\n")
+            [{"date": p.day.isoformat(), "participating": p.participating, "pending": p.pending} for p in points])
+            + "\n")
 
     def _copy_static(self, folder: Path) -> None:
         assets = folder / "assets"
