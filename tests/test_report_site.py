@@ -4,8 +4,10 @@ from disk in headless Chromium."""
 from __future__ import annotations
 
 import csv
+import http.server
 import json
 import shutil
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -89,6 +91,36 @@ def test_tables_sort_and_the_map_switches(chromium, site):
         "return getComputedStyle(document.querySelector('#national-map path.m-tfm')).fill")
     assert fill == "rgb(117, 112, 179)"       # the Task Force Model colour
     assert console_errors(chromium) == []
+
+
+@pytest.fixture
+def strict_server(site):
+    """The report folder over HTTP on loopback with a strict Content-Security-Policy."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(site), **kwargs)
+
+        def end_headers(self):
+            self.send_header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_served_under_a_strict_content_security_policy(chromium, strict_server):
+    for page in ("index.html", "states/FL.html"):
+        chromium.get(f"{strict_server}/{page}")
+        chromium.find_element(By.CSS_SELECTOR, "button[data-map-mode='model']").click()   # the script ran
+        assert chromium.find_elements(By.CSS_SELECTOR, ".map-figure.by-model")
+        assert console_errors(chromium) == [], page
 
 
 def test_no_inline_script_and_every_link_resolves(site):
