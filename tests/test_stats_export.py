@@ -176,3 +176,20 @@ def test_a_missing_archived_workbook_is_named(cli, data_dir, tmp_path):
     assert code == 2 and out == ""
     assert "the archived workbook of 20250711T0900_participatingAgencies07112025am.xlsx" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_terminations_count_this_sources_agreements_only(cli, data_dir, tmp_path):
+    from watch287g.core import events as ev
+    from watch287g.state.store import Store
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    with Store(copy).write() as db:
+        ice = next(r for r in db.raw_table("agreements").values() if r["state"] == "FL")
+        other = {**ice, "uid": "fl-a-state-roster-agreement", "source": "fl-roster"}
+        db.append("events", [ev.record_event(ev.TERMINATED, record, "2025-09-01T09:00:00Z", {"kind": "participating"})
+                             for record in (ice, other)], id_field="id")
+    figures = json.loads(cli("stats", "--json", "--as-of", "2025-09-22", "--state", "FL", data=copy)[1])
+    assert figures["terminated_this_year"] == 1
+    before = json.loads(cli("stats", "--json", "--as-of", "2025-08-31", "--state", "FL", data=copy)[1])
+    assert before["terminated_this_year"] == 0

@@ -74,7 +74,7 @@ def cmd_stats(ctx: Context, args) -> int:
     state = _one_state(args.state)
     history = History(ctx.store())
     participating, pending = history.lists_at(as_of)
-    figures = stats.picture(as_of, participating, pending, history.events(), county_index().match, state)
+    figures = stats.picture(as_of, participating, pending, history.list_events(), county_index().match, state)
     if ctx.json:
         ctx.emit(figures)
         return 0

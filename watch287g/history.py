@@ -119,6 +119,11 @@ class History:
         """The whole event log (every source: health events name none), oldest first."""
         return list(self._events)
 
+    def list_events(self) -> list[dict]:
+        """The events about this source's agreements and applications."""
+        uids = {r["uid"] for r in self._agreements} | {r["uid"] for r in self._pending}
+        return [e for e in self._events if e.get("uid") in uids]
+
     def agreements(self) -> list[dict]:
         return list(self._agreements)
 

@@ -120,14 +120,13 @@ def signed_by_week(rows: Iterable[Row], year: int) -> dict[dt.date, int]:
             for i in range((max(weeks) - monday).days // 7 + 1)}
 
 
-def picture(as_of: dt.datetime, participating: tuple[ListRecord, Roster] | None,
+def picture(as_of: dt.datetime, participating: tuple[ListRecord, Roster],
             pending: tuple[ListRecord, Roster] | None, events: Iterable[dict], match: Matcher,
             state: str | None = None) -> dict:
-    """The figures of the lists live at ``as_of`` (optionally one state's)."""
+    """The figures of the lists live at ``as_of`` (optionally one state's);
+    ``events`` are those about the lists' agreements."""
     year = as_of.year
     result: dict = {"as_of": to_iso(as_of), "state": state, "year": year}
-    if participating is None:
-        raise ValueError("no participating list at this time")
     record, roster = participating
     rows = in_state(roster.rows, state)
     result.update({

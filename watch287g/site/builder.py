@@ -81,12 +81,13 @@ class ReportBuilder:
         self.geometry = geometry()
         self.env = _environment()
         self.events = [e for e in history.events() if parse_iso(e["observed_at"]) <= as_of]
+        self.list_events = history.list_events()     # stats takes the as-of year's up to as_of
         self.participating, self.pending = history.lists_at(as_of)
         self.archived: set[str] = set()       # sha256 of the workbooks the pages cite
         self.states: list[str] = []           # those with a page
 
     def figures(self, state: str | None = None) -> dict:
-        return stats.picture(self.as_of, self.participating, self.pending, self.events, self.match, state)
+        return stats.picture(self.as_of, self.participating, self.pending, self.list_events, self.match, state)
 
     def build(self, folder: Path) -> dict:
         national = self.figures()
