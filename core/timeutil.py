@@ -18,6 +18,11 @@ def to_iso(moment: dt.datetime) -> str:
     return aware(moment).astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def now_iso() -> str:
+    """Now, as the state stores it."""
+    return to_iso(utcnow())
+
+
 def parse_iso(text: str) -> dt.datetime:
     """A stored or configured timestamp; naive ones are taken as UTC."""
     return aware(dt.datetime.fromisoformat(text))

@@ -28,7 +28,7 @@ class IceSpider(BaseSpider):
             return
         soup = None
         if fetch.not_modified:
-            remembered = self.run.remembered(check.source.name, "page")
+            remembered = self.remembered.get((check.source.name, "page"))
             if not remembered or not remembered.get("record"):
                 check.failures.append("page: HTTP 304 Not Modified to a request that was not conditional")
                 yield from self.advance(check)

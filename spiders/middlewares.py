@@ -12,8 +12,8 @@ from scrapy.utils.asyncio import sleep
 
 class ConditionalRequestMiddleware:
     """Send If-None-Match / If-Modified-Since with the validators the server
-    gave for this exact address last time (kept in table "sources" by the
-    pipeline). Nothing is ever skipped on our side: a 200 is always hashed,
+    gave for this exact address last time (the spider's ``remembered``,
+    kept in the state's "sources" table by the application step). Nothing is ever skipped on our side: a 200 is always hashed,
     and a server that gives no validators simply gets unconditional requests.
     """
 
@@ -26,10 +26,7 @@ class ConditionalRequestMiddleware:
 
     def process_request(self, request: Request) -> None:
         role = request.meta.get("role")
-        run = getattr(self.crawler.spider, "run", None)
-        if role is None or run is None:
-            return None
-        remembered = run.remembered(request.meta["source"], role)
+        remembered = getattr(self.crawler.spider, "remembered", {}).get((request.meta.get("source"), role))
         if not remembered or remembered.get("url") != request.url:
             return None  # a new address (ICE dates its file names): nothing to compare with
         if remembered.get("etag"):

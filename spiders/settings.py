@@ -110,7 +110,7 @@ DOWNLOAD_HANDLERS_BASE = {
     "http": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
     "https": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
 }
-ITEM_PIPELINES = {"watch287g.spiders.pipelines.StatePipeline": 300}
+ITEM_PIPELINES = {"watch287g.spiders.pipelines.CollectPipeline": 300}
 
 # Scrapy's default: the asyncio reactor.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -149,18 +149,19 @@ def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
             raised.append([e["type"] for e in record_check(db, _check(ok, f"2026-04-01T10:{minute:02d}:00Z"), 3)])
         assert streak(db, "ice") == {"failures": 0, "since": None, "alerted": False,
                                      "last_ok": "2026-04-01T10:07:00Z"}
-        assert len(db.table("checks")) == 8
+        assert db.checks.count() == 8
     # A streak of 1 ends silently; the streak of 4 is told once, its end once.
     assert raised == [[], [], [], [], [ev.SOURCE_FAILING], [], [ev.SOURCE_RECOVERED], []]
 
 
 def test_check_records_are_trimmed_per_source(tmp_path, monkeypatch):
     from watch287g.state import health
+    from watch287g.state import store as store_module
     from watch287g.state.store import Store
 
-    monkeypatch.setattr(health, "CHECKS_KEPT_PER_SOURCE", 5)
+    monkeypatch.setattr(store_module, "CHECKS_KEPT_PER_SOURCE", 5)
     with Store(tmp_path).write() as db:
         for minute in range(8):
             health.record_check(db, _check(True, f"2026-04-01T10:{minute:02d}:00Z"), 3)
-        kept = [c["started_at"][-6:-4] for c in db.table("checks")]
+        kept = [c["started_at"][-6:-4] for c in db.checks.all()]
     assert kept == ["03", "04", "05", "06", "07"]

@@ -11,7 +11,6 @@ leaves the state as it was before the check or as it is after it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watch287g.core.config import Config
+from watch287g.core.timeutil import now_iso
 
 # How long a child gets between SIGTERM and SIGKILL: enough for Python to
 # unwind; the state write itself is a rename, never half done.
@@ -54,10 +54,6 @@ def cli_argv(config: Config, *args: str) -> list[str]:
     return [sys.executable, "-m", "watch287g.cli", *chosen, *args]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class CheckRunner:
     """Runs checks one at a time (the caller serialises) and can stop the
     running one from another thread."""
@@ -74,7 +70,7 @@ class CheckRunner:
                         "check", "--source", source, "--json", "--no-notify")
 
     def run(self, source: str, timeout: float) -> CheckOutcome:
-        started = _now()
+        started = now_iso()
         with self._lock:
             if self._closed:
                 return CheckOutcome(source, INTERRUPTED, started, started, None, _STOPPING)
@@ -132,7 +128,7 @@ class CheckRunner:
             status = CRASHED
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, _now(), code, message[:_MESSAGE_CHARS])
+        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS])
 
 
 def _last_json(out: bytes) -> dict:

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def cmd_check(ctx: Context, args) -> int:
     from watch287g.check import run_check
 
-    report = run_check(ctx.config, ctx.data_dir, source=args.source, dry_run=args.dry_run,
+    report = run_check(ctx.settings, ctx.data_dir, source=args.source, dry_run=args.dry_run,
                        notify=not args.no_notify)
     if ctx.json:
         ctx.emit(report)

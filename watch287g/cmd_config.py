@@ -27,8 +27,8 @@ def _validators() -> list[tuple[str, object]]:
     """(what, function of the Config) for every layer that reads the file."""
     from watch287g.alerts.settings import AlertSettings
     from watch287g.alerts.subscriptions import config_subscriptions
-    from watch287g.check import CrawlSettings, load_sources
     from watch287g.schedule import service_settings
+    from watch287g.settings import CrawlSettings, load_sources
     from watch287g.state.policy import Policy
 
     return [

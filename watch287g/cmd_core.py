@@ -9,7 +9,6 @@ from watch287g import report
 from watch287g.command import Context, add_command
 from watch287g.progress import Progress
 from watch287g.replay import read_manifest, run_replay
-from watch287g.state.policy import Policy
 
 
 def register(subparsers) -> None:
@@ -33,7 +32,6 @@ def register(subparsers) -> None:
 
 
 def cmd_replay(ctx: Context, args) -> int:
-    policy = Policy.from_config(ctx.config)
     rows = read_manifest(args.manifest)   # checked whole before any write
     progress = Progress(len(rows), "replay", enabled=not (ctx.json or args.quiet))
 
@@ -41,7 +39,7 @@ def cmd_replay(ctx: Context, args) -> int:
         detail = f"{step.row.observed_at[:16]} {step.row.kind:13} {step.result.verdict}"
         progress.update(step.index, detail)
 
-    summary = run_replay(ctx.store(), args.manifest, policy, args.source, on_step)
+    summary = run_replay(ctx.settings, ctx.store(), args.manifest, args.source, on_step)
     progress.close()
     if ctx.json:
         ctx.emit(summary)
@@ -79,7 +77,7 @@ def cmd_status(ctx: Context, args) -> int:
     store = ctx.store()
     status = report.status_report(store.read())
     status["data_dir"] = str(store.data_dir)
-    service = status_section(store, ctx.config)
+    service = status_section(store)
     if ctx.json:
         ctx.emit({**status, **service})
     else:

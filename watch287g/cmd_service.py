@@ -38,7 +38,7 @@ def cmd_run(ctx: Context, args) -> int:
         Service,  # APScheduler only for the command that needs it
     )
 
-    return Service(ctx.config, ctx.data_dir, settings).run()
+    return Service(ctx.settings, ctx.data_dir, settings).run()
 
 
 def _check_now(ctx: Context) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from watch287g.core.config import Config
@@ -26,6 +27,13 @@ class Context:
     data_dir: Path
     json: bool
     progress: bool       # draw progress on stderr (a terminal, not --json/--quiet)
+
+    @cached_property
+    def settings(self):
+        """The config's typed settings, each section parsed on first use."""
+        from watch287g.settings import Settings
+
+        return Settings(self.config)
 
     def store(self):
         from watch287g.state.store import Store

@@ -166,7 +166,7 @@ def _summary(data: Path, out) -> None:
     store = Store(data)
     if not store.exists():
         return
-    counts = Counter(event["type"] for event in store.read().raw_table("events").values())
+    counts = Counter(event["type"] for event in store.read().events.all())
     listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     print(f"events recorded: {listed or 'none'}", file=out)
 
