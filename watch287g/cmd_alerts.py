@@ -23,7 +23,7 @@ from watch287g.alerts.subscriptions import (
     set_status,
     split_destination,
 )
-from watch287g.command import EXIT_FAILED, Context, add_command
+from watch287g.command import EXIT_BUSY, EXIT_FAILED, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.core.timeutil import to_iso, utcnow
 
@@ -185,6 +185,8 @@ def _print_delivery(ctx: Context, report: dict) -> int:
                   f"in {batch['messages']} messages, {outcome}")
         print(f"sent {report['sent']}, failed {report['failed']}, still pending {report['pending']}"
               + (f", settled after a crash {report['reconciled']}" if report["reconciled"] else ""))
+    if report.get("busy"):
+        return EXIT_BUSY
     return EXIT_FAILED if report["failed"] else 0
 
 

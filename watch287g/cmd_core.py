@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from watch287g import report
-from watch287g.command import Context, add_command
+from watch287g.command import Context, add_command, positive_int
 from watch287g.progress import Progress
 from watch287g.replay import read_manifest, run_replay
 
@@ -25,7 +25,8 @@ def register(subparsers) -> None:
                         help="state code or name (repeatable)")
     parser.add_argument("--format", choices=("table", "jsonl", "csv"), default=None,
                         help="output format (default: table; jsonl with --json)")
-    parser.add_argument("--limit", type=int, default=None, help="only the last N matching events")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="only the last N matching events (N >= 1)")
 
     add_command(subparsers, "status",
                 "last good lists, counts, quarantines, the service's next runs and health, the outbox", cmd_status)
@@ -64,7 +65,7 @@ def cmd_events(ctx: Context, args) -> int:
         db, since=report.parse_since(args.since) if args.since else None,
         types=report.resolve_types(args.type) or None, states=report.resolve_states(args.state) or None)
     if args.limit is not None:
-        events = events[-args.limit:] if args.limit > 0 else []
+        events = events[-args.limit:]
     fmt = args.format or ("jsonl" if ctx.json else "table")
     render = {"table": report.render_table, "jsonl": report.render_jsonl, "csv": report.render_csv}[fmt]
     sys.stdout.write(render(events))
