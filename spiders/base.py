@@ -123,6 +123,13 @@ class BaseSpider(scrapy.Spider):
             check.failures.append(f"{role}: {fetch.error}")
         return fetch
 
+    def provenance(self, check: SourceCheck, fetch: Fetch, file_url: str, **extra) -> dict:
+        """Where a list came from, as its snapshot keeps it: the page, the
+        file's address before and after redirects, the HTTP exchange."""
+        return {"page_url": check.source.url, "file_url": file_url, "final_url": fetch.final_url,
+                "http_status": fetch.status, "etag": fetch.etag, "last_modified": fetch.last_modified,
+                "fetched_at": fetch.fetched_at, **extra}
+
     def remember(self, check: SourceCheck, fetch: Fetch, record: dict | None = None) -> None:
         """Keep a page's validators (and what it said) for the next check's
         conditional request. Only the server's own ETag/Last-Modified are
