@@ -13,13 +13,13 @@ from watch287g.alerts import digest, outbox
 from watch287g.alerts.subscriptions import (
     ACTIVE,
     PAUSED,
+    REMOVED,
     SubscriptionError,
     add_subscription,
     all_subscriptions,
     check_changeable,
     make_destination,
     make_filter,
-    remove_subscription,
     set_status,
     split_destination,
 )
@@ -110,41 +110,29 @@ def _change(ctx: Context, ident: str, status: str) -> tuple:
     try:
         check_changeable(store.read(), fixed, ident, ctx.config.origin)   # refuse before taking the lock
         with store.write() as db:
-            if status == "removed":
-                subscription = remove_subscription(db, fixed, ident, "cli", now)
-            else:
-                subscription = set_status(db, fixed, ident, status, "cli", now)
+            subscription = set_status(db, fixed, ident, status, "cli", now)
             cancelled = outbox.cancel_undeliverable(db, ctx.settings.alerts, fixed, now)
     except SubscriptionError as err:
         raise UserError(str(err)) from None
     return subscription, cancelled
 
 
-def cmd_unsubscribe(ctx: Context, args) -> int:
-    subscription, cancelled = _change(ctx, args.id, "removed")
-    if ctx.json:
-        ctx.emit({"unsubscribed": subscription.to_doc(), "cancelled": cancelled})
-    else:
-        print(f"unsubscribed {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
-    return 0
+def _status_command(status: str, verb: str, note: str):
+    """The command that moves a stored subscription to ``status``."""
+    def command(ctx: Context, args) -> int:
+        subscription, cancelled = _change(ctx, args.id, status)
+        if ctx.json:
+            ctx.emit({verb: subscription.to_doc(), "cancelled": cancelled})
+        else:
+            print(f"{verb} {subscription.describe()} ({note.format(cancelled=cancelled)})")
+        return 0
+
+    return command
 
 
-def cmd_pause(ctx: Context, args) -> int:
-    subscription, cancelled = _change(ctx, args.id, PAUSED)
-    if ctx.json:
-        ctx.emit({"paused": subscription.to_doc(), "cancelled": cancelled})
-    else:
-        print(f"paused {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
-    return 0
-
-
-def cmd_resume(ctx: Context, args) -> int:
-    subscription, _ = _change(ctx, args.id, ACTIVE)
-    if ctx.json:
-        ctx.emit({"resumed": subscription.to_doc()})
-    else:
-        print(f"resumed {subscription.describe()} (it gets events recorded from now on)")
-    return 0
+cmd_unsubscribe = _status_command(REMOVED, "unsubscribed", "{cancelled} undelivered alerts cancelled")
+cmd_pause = _status_command(PAUSED, "paused", "{cancelled} undelivered alerts cancelled")
+cmd_resume = _status_command(ACTIVE, "resumed", "it gets events recorded from now on")
 
 
 def cmd_subscriptions(ctx: Context, args) -> int:
