@@ -167,11 +167,11 @@ def test_scraped_text_cannot_inject_markup(cli, data_dir, tmp_path):
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
     with Store(copy).write() as db:
-        db.append("events", [ev.record_event(
+        db.events.add([ev.record_event(
             ev.SIGNED, {"uid": "fl-x", "state": "FL", "agency": "<script>alert(1)</script>", "model": "Task Force Model",
                         "county": '<img src=x onerror="alert(2)">', "moa_url": "javascript:alert(3)"},
             "2025-09-01T09:00:00Z", {"kind": "participating", "file_name": "<b>x</b>.xlsx", "sha256": "a" * 64,
-                                     "observed_at": "2025-09-01T09:00:00Z"})], id_field="id")
+                                     "observed_at": "2025-09-01T09:00:00Z"})])
     out = tmp_path / "report"
     code, _, err = cli("report", "--out", str(out), "--as-of", AS_OF, data=copy)
     assert code == 0, err

@@ -185,10 +185,10 @@ def test_terminations_count_this_sources_agreements_only(cli, data_dir, tmp_path
     copy = tmp_path / "copy"
     shutil.copytree(data_dir, copy)
     with Store(copy).write() as db:
-        ice = next(r for r in db.raw_table("agreements").values() if r["state"] == "FL")
+        ice = next(dict(r) for r in db.agreements.of_source("ice") if r["state"] == "FL")
         other = {**ice, "uid": "fl-a-state-roster-agreement", "source": "fl-roster"}
-        db.append("events", [ev.record_event(ev.TERMINATED, record, "2025-09-01T09:00:00Z", {"kind": "participating"})
-                             for record in (ice, other)], id_field="id")
+        db.events.add([ev.record_event(ev.TERMINATED, record, "2025-09-01T09:00:00Z", {"kind": "participating"})
+                       for record in (ice, other)])
     figures = json.loads(cli("stats", "--json", "--as-of", "2025-09-22", "--state", "FL", data=copy)[1])
     assert figures["terminated_this_year"] == 1
     before = json.loads(cli("stats", "--json", "--as-of", "2025-08-31", "--state", "FL", data=copy)[1])

@@ -1,4 +1,6 @@
-"""Commands that show the history: ``stats``, ``export``, ``report``."""
+"""Commands that show the history: ``stats``, ``export``, ``report``.
+
+Each imports what it needs when it runs, so building the CLI's parser stays light."""
 
 from __future__ import annotations
 
@@ -7,14 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from watch287g import export, report, stats
 from watch287g.command import Context, add_command
 from watch287g.core.errors import UserError
-from watch287g.core.normalize import STATES
 from watch287g.core.timeutil import aware, utcnow
-from watch287g.counties import county_index
-from watch287g.history import KINDS, History
-from watch287g.site.settings import ReportSettings, check_base_url
+
+KINDS = ("participating", "pending")
+FORMATS = ("csv", "json")
 
 
 def register(subparsers) -> None:
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("what", choices=("roster", "events"), help="roster: a list as it stood; events: the log")
     _add_as_of(parser)
     parser.add_argument("--kind", choices=KINDS, default="participating", help="roster: which list")
-    parser.add_argument("--format", choices=export.FORMATS, default="csv", help="csv (default) or json")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or json")
     parser.add_argument("--since", help="events: only those observed at or after this date")
     parser.add_argument("--operator", action="store_true",
                         help="events: include operator events (quarantined lists, source health)")
@@ -66,10 +66,17 @@ def parse_as_of(text: str | None) -> dt.datetime:
 
 
 def _one_state(name: str | None) -> str | None:
-    return report.resolve_states([name]).pop() if name else None
+    from watch287g.report import resolve_states
+
+    return resolve_states([name]).pop() if name else None
 
 
 def cmd_stats(ctx: Context, args) -> int:
+    from watch287g import stats
+    from watch287g.core.normalize import STATES
+    from watch287g.counties import county_index
+    from watch287g.history import History
+
     as_of = parse_as_of(args.as_of)
     state = _one_state(args.state)
     history = History(ctx.store())
@@ -90,6 +97,10 @@ def cmd_stats(ctx: Context, args) -> int:
 
 
 def cmd_export(ctx: Context, args) -> int:
+    from watch287g import export, report
+    from watch287g.counties import county_index
+    from watch287g.history import History
+
     history = History(ctx.store())
     if args.what == "events":
         if args.as_of:
@@ -110,9 +121,11 @@ def cmd_export(ctx: Context, args) -> int:
 
 
 def cmd_report(ctx: Context, args) -> int:
+    from watch287g.history import History
     from watch287g.site.builder import build_report
+    from watch287g.site.settings import check_base_url
 
-    settings = ReportSettings.from_config(ctx.config)
+    settings = ctx.settings.report
     out = args.out or settings.out_dir
     if out is None:
         raise UserError("where should the report go? give --out DIR or set [report] out_dir in the config")

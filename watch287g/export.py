@@ -24,7 +24,7 @@ ROSTER_COLUMNS = (
     "list_kind", "list_file", "list_observed_at", "list_sha256", "row_line",
 )
 EVENT_COLUMNS = CSV_FIELDS
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json")       # cmd_report offers the same
 
 
 def roster_rows(record: ListRecord, roster: Roster, known: Iterable[dict], match: Matcher) -> list[dict]:

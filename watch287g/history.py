@@ -20,7 +20,7 @@ from watch287g.readers.workbook import snapshot_from_workbook
 from watch287g.state.store import Store
 
 GOOD_VERDICTS = ("baseline", "accepted")
-KINDS = ("participating", "pending")
+WORKBOOK_SUFFIX = ".xlsx"       # archived lists (HTML-table sources archive no workbook)
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,10 @@ class History:
         self.store = store
         self.source = source
         db = store.read()
-        self._snapshots = _snapshot_records(db.raw_table("snapshots"), source)
-        self._events = sorted(db.raw_table("events").values(), key=lambda e: e["id"])
-        self._agreements = [r for r in db.raw_table("agreements").values() if r.get("source") == source]
-        self._pending = [r for r in db.raw_table("pending").values() if r.get("source") == source]
+        self._snapshots = _snapshot_records(db.snapshots.all(), source)
+        self._events = [dict(e) for e in db.events.in_order()]
+        self._agreements = [dict(r) for r in db.agreements.of_source(source)]
+        self._pending = [dict(r) for r in db.pending.of_source(source)]
         self._rosters = lru_cache(maxsize=256)(self._read_roster)
 
     # --- lists ---------------------------------------------------------------
@@ -95,14 +95,14 @@ class History:
         return self._rosters(record)
 
     def archive_path(self, sha256: str) -> Path:
-        return self.store.archive_path(sha256)
+        return self.store.archive_path(sha256, WORKBOOK_SUFFIX)
 
     def cache_dir(self) -> Path:
         """Where figures derived from archived files may be kept (never state)."""
         return self.store.data_dir / "cache"
 
     def _read_roster(self, record: ListRecord) -> Roster:
-        path = self.store.archive_path(record.sha256)
+        path = self.store.archive_path(record.sha256, WORKBOOK_SUFFIX)
         try:
             content = path.read_bytes()
         except OSError as err:
@@ -135,12 +135,11 @@ class History:
         return self.agreements() if kind == "participating" else self.applications()
 
 
-def _snapshot_records(table: dict, source: str) -> list[ListRecord]:
-    """Snapshot records in the order they were observed (the record number
-    breaks ties: both lists of one check share a time)."""
-    ordered = sorted(((doc["observed_at"], int(doc_id), doc) for doc_id, doc in table.items()
-                      if doc.get("source") == source), key=lambda item: item[:2])
+def _snapshot_records(docs, source: str) -> list[ListRecord]:
+    """Snapshot records in the order they were observed (the order they were
+    recorded breaks ties: both lists of one check share a time)."""
+    ordered = sorted((doc for doc in docs if doc.get("source") == source), key=lambda doc: doc["observed_at"])
     return [ListRecord(kind=doc["kind"], observed_at=doc["observed_at"], file_name=doc.get("file_name"),
                        sha256=doc["sha256"], rows=doc.get("rows", 0), verdict=doc["verdict"],
                        reason=doc.get("reason"), moment=parse_iso(doc["observed_at"]))
-            for _, _, doc in ordered]
+            for doc in ordered]

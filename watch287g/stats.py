@@ -20,7 +20,7 @@ from watch287g.core.timeutil import parse_iso, to_iso
 from watch287g.counties import County, CountyMatch
 from watch287g.history import ListRecord
 from watch287g.core.normalize import MODEL_CODES as MODEL_NAMES
-from watch287g.report import MODEL_CODES
+from watch287g.report import CODE_OF_MODEL
 
 STATEWIDE = "State Agency"
 UNKNOWN = "unknown"
@@ -29,7 +29,7 @@ Matcher = Callable[[str | None, str | None], "CountyMatch | None"]
 
 
 def model_code(model: str | None) -> str:
-    return MODEL_CODES.get(model or "", UNKNOWN)
+    return CODE_OF_MODEL.get(model or "", UNKNOWN)
 
 
 def has_county_column(roster: Roster) -> bool:

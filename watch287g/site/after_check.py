@@ -8,18 +8,17 @@ import subprocess
 from pathlib import Path
 
 from watch287g.check_runner import cli_argv
-from watch287g.core.config import Config
 from watch287g.core.errors import UserError
-from watch287g.site.settings import ReportSettings
+from watch287g.settings import Settings
 
 REPORT_TIMEOUT_SECONDS = 600
 
 
-def rebuild_report(config: Config, data_dir: Path) -> None:
+def rebuild_report(app: Settings, data_dir: Path) -> None:
     """Write the report to the configured folder; a failure is one line."""
-    if ReportSettings.from_config(config).out_dir is None:
+    if app.report.out_dir is None:
         return
-    argv = cli_argv(config, "--data-dir", str(data_dir), "-q", "report")
+    argv = cli_argv(app.config, "--data-dir", str(data_dir), "-q", "report")
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=REPORT_TIMEOUT_SECONDS)

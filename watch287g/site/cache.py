@@ -1,14 +1,14 @@
 """Small JSON caches of derived data (map shapes, list counts): read if
-present and of the right key, rewritten whole (temp file, rename). Losing
-one only costs the time to compute it again."""
+present and of the right key, rewritten whole. Losing one only costs the
+time to compute it again."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from watch287g.core.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +23,8 @@ def load(path: Path, key: str):
 
 
 def store(path: Path, key: str, value) -> None:
+    payload = json.dumps({"key": key, "value": value}, separators=(",", ":")).encode()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"key": key, "value": value}, handle, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write_bytes(path, payload, durable=False)
     except OSError as err:
         log.warning("cannot write the cache %s: %s", path, err)
