@@ -39,10 +39,16 @@ from filelock import FileLock, Timeout
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
 from watch287g.alerts.slack import ReconcileError, SendResult
+from watch287g.alerts.links import linkable
 from watch287g.alerts.subscriptions import (
+    ACTIVE,
+    PAUSED,
+    SMTP_REFUSAL,
     Subscription,
     all_subscriptions,
     describe_destination,
+    set_status,
+    stored_subscriptions,
 )
 from watch287g.alerts.transports import Batch, transport_for
 from watch287g.core import events as ev
@@ -218,24 +224,28 @@ def _batch_rows(db, token: str) -> list:
     return db.outbox.where(_in_batch(token))
 
 
-def reasons(batch: Batch, subscriptions: dict[str, Subscription]) -> list[str]:
-    """Why the reader receives this batch, one line per subscription."""
+def reasons(batch: Batch, subscriptions: dict[str, Subscription], linked: bool = False) -> list[str]:
+    """Why the reader receives this batch, one line per subscription;
+    ``linked``: the mail carries the web app's links to stop its stored ones."""
     lines = []
+    with_links = set(linkable(batch.subscription_ids)) if linked else set()
     for sub_id in batch.subscription_ids:
         if is_operator_route(sub_id):
             lines.append(f"operator alerts for {describe_destination(batch.destination)}. "
                          "To stop: remove it from [operator] in the config file")
         elif sub_id in subscriptions:
             sub = subscriptions[sub_id]
+            how = "use the links below" if sub_id in with_links else sub.how_to_stop()
             lines.append(f"{sub.id}: {describe_destination(sub.destination)}, {sub.cadence}, "
-                         f"{sub.filter.describe()}. To stop: {sub.how_to_stop()}")
+                         f"{sub.filter.describe()}. To stop: {how}")
     return lines
 
 
 def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
                      now: dt.datetime, report: dict) -> None:
     subscriptions = {s.id: s for s in all_subscriptions(store.read(), fixed)}
-    result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions))
+    linked = batch.kind == "email" and settings.links is not None
+    result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions, linked))
     if result.error is None and os.environ.get(CRASH_AFTER_SEND_ENV) == "1":
         os.kill(os.getpid(), signal.SIGKILL)
     _record(store, settings, fixed, batch, result, now, report)
@@ -260,6 +270,8 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
         db.outbox.update(_in_batch(batch.token), outcome)
         report["sent"] += sent
         report["failed"] += len(rows) - sent
+        if result.permanent:
+            _pause_refused(db, settings, fixed, batch, result.error, now)
         _track_failing(db, settings, fixed, batch.destination, attempts, result.error, now)
     report["messages"] += result.messages
     report["batches"].append({"destination": batch.destination, "cadence": batch.cadence,
@@ -270,6 +282,20 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
                     len(delivered), len(batch.events), result.error)
     else:
         log.info("delivered %d events to %s in %d messages", len(delivered), batch.destination, result.messages)
+
+
+def _pause_refused(db, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch, error: str,
+                   now: dt.datetime) -> None:
+    """The destination refused for good (a mail server's 5xx at RCPT or
+    DATA): pause the batch's stored subscriptions and cancel what they would
+    still get. Config and operator destinations cannot be paused here; they
+    keep retrying and the operator hears of them as failing."""
+    stored = {s.id: s for s in stored_subscriptions(db)}
+    for sub_id in batch.subscription_ids:
+        if sub_id in stored and stored[sub_id].status == ACTIVE:
+            set_status(db, fixed, sub_id, PAUSED, SMTP_REFUSAL, to_iso(now), why=error)
+            log.warning("paused %s: the mail server refuses %s for good (%s)", sub_id, batch.target, error)
+    cancel_undeliverable(db, settings, fixed, now)
 
 
 def _track_failing(db, settings: AlertSettings, fixed: Sequence[Subscription], destination: str, attempts: int,

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from watch287g.alerts.describe import EventView, describe
+from watch287g.alerts.links import MailLinks
 from watch287g.alerts.render_slack import summary_line, title
 from watch287g.alerts.settings import EmailSettings
 from watch287g.alerts.subscriptions import state_name
@@ -63,8 +64,9 @@ def subject(views: list[EventView], cadence: str, batch_at: dt.datetime) -> str:
 
 
 def render_email(events: list[dict], reasons: list[str], cadence: str, to: str, token: str,
-                 batch_at: dt.datetime, settings: EmailSettings) -> EmailMessage:
-    """``reasons``: one line per subscription this mail serves, saying how to stop it."""
+                 batch_at: dt.datetime, settings: EmailSettings, links: MailLinks | None = None) -> EmailMessage:
+    """``reasons``: one line per subscription this mail serves, saying how to stop it;
+    ``links``: the web app's signed links (alerts/links.py), when it is published."""
     views = [describe(e) for e in events]
     groups = _group(views)
     message = EmailMessage(policy=MAIL_POLICY)
@@ -73,10 +75,15 @@ def render_email(events: list[dict], reasons: list[str], cadence: str, to: str, 
     message["Subject"] = subject(views, cadence, batch_at)
     message["Date"] = format_datetime(batch_at.astimezone(dt.timezone.utc))
     message["Message-ID"] = message_id(token, settings)
-    message["List-Unsubscribe"] = f"<{settings.unsubscribe_target}>"
+    if links:   # RFC 8058: a POST to this address unsubscribes, no login, no confirmation page
+        message["List-Unsubscribe"] = f"<{links.unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        message["List-Unsubscribe"] = f"<{settings.unsubscribe_target}>"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_text_body(views, groups, reasons, cadence))
-    message.add_alternative(_html_body(views, groups, reasons, cadence), subtype="html")
+    footer_links = links.footer if links else ()
+    message.set_content(_text_body(views, groups, reasons, cadence, footer_links))
+    message.add_alternative(_html_body(views, groups, reasons, cadence, footer_links), subtype="html")
     message.set_boundary(f"==watch287g-{token}==")
     return message
 
@@ -89,7 +96,7 @@ def _footer_lines(reasons: list[str]) -> list[str]:
     return ["You get this because of:", *(f"  {reason}" for reason in reasons)]
 
 
-def _text_body(views: list[EventView], groups, reasons: list[str], cadence: str) -> str:
+def _text_body(views: list[EventView], groups, reasons: list[str], cadence: str, links) -> str:
     lines = [_intro(views, cadence), ""]
     for label, members in groups:
         heading = f"{label.upper()} ({len(members)})"
@@ -103,7 +110,7 @@ def _text_body(views: list[EventView], groups, reasons: list[str], cadence: str)
             if view.evidence:
                 lines.append(f"  Evidence: {view.evidence}")
             lines.append("")
-    lines += ["-- ", *_footer_lines(reasons)]
+    lines += ["-- ", *_footer_lines(reasons), *(f"{label}: {url}" for label, url in links)]
     return "\n".join(lines) + "\n"
 
 
@@ -111,7 +118,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_body(views: list[EventView], groups, reasons: list[str], cadence: str) -> str:
+def _html_body(views: list[EventView], groups, reasons: list[str], cadence: str, links) -> str:
     parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
              "<meta name=\"viewport\" content=\"width=device-width\"></head>"
              "<body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328;"
@@ -126,7 +133,8 @@ def _html_body(views: list[EventView], groups, reasons: list[str], cadence: str)
             parts.append(_html_item(view))
     parts.append("<hr style=\"border:0;border-top:1px solid #d0d7de;margin-top:24px\">"
                  "<p style=\"font-size:12px;color:#57606a\">")
-    parts.append("<br>".join(_e(line.strip()) for line in _footer_lines(reasons)))
+    parts.append("<br>".join([*(_e(line.strip()) for line in _footer_lines(reasons)),
+                              *(f"<a href=\"{_e(url)}\">{_e(label)}</a>" for label, url in links)]))
     parts.append("</p></body></html>")
     return "".join(parts)
 

@@ -36,6 +36,7 @@ class SendResult:
     delivered: list[int] = field(default_factory=list)   # event ids in fully posted messages
     messages: int = 0
     error: str | None = None
+    permanent: bool = False     # the destination refused for good (an e-mail address the server rejects)
 
 
 class ReconcileError(Exception):

@@ -30,6 +30,7 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.schedule import service_settings
     from watch287g.settings import CrawlSettings, load_sources
     from watch287g.state.policy import Policy
+    from watch287g.web.settings import WebSettings
 
     return [
         ("sections", check_sections),
@@ -39,6 +40,7 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[web]", WebSettings.from_config),
     ]
 
 
@@ -47,7 +49,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "web"}
 
 
 def check_sections(config: Config) -> None:
@@ -59,7 +61,8 @@ def check_sections(config: Config) -> None:
 
 
 def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that refused]}."""
+    """{"config": origin, "checked": [...], "errors": [one line per layer that refused],
+    "notes": [what this environment lacks, e.g. an unset secret]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -67,7 +70,36 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
-    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
+    notes = [] if errors else environment_notes(config)
+    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors, "notes": notes}
+
+
+def refuse_bad_config(config: Config, strict_environment: bool = False) -> bool:
+    """For commands that start long-running work (``run``, ``serve``): print
+    `config check`'s errors, one line each, and say whether there were any.
+    ``strict_environment``: what ``config check`` only notes is an error too."""
+    result = check_config(config)
+    errors = result["errors"] + (result["notes"] if strict_environment else [])
+    for line in errors:
+        print(f"watch287g: error: {line}", file=sys.stderr)
+    return bool(errors)
+
+
+def environment_notes(config: Config) -> list[str]:
+    """Secrets the config needs that this shell's environment lacks. Notes,
+    not errors: the service's environment (systemd's EnvironmentFile) may
+    hold what an operator's shell does not."""
+    from watch287g.core.tokens import SecretError, secret_from_env
+    from watch287g.web.settings import WebSettings
+
+    web = WebSettings.from_config(config)
+    if not web.public_url:
+        return []
+    try:
+        secret_from_env(web.secret_env)
+    except SecretError as err:
+        return [f"[web] public_url is set but {err}; e-mails wait and the web app does not start until it is"]
+    return []
 
 
 def _with_origin(message: str, config: Config) -> str:
@@ -101,6 +133,8 @@ def cmd_check(ctx: Context, args) -> int:
         ctx.emit(result)
     elif result["ok"]:
         print(f"{config.origin}: OK ({'; '.join(result['checked'])})")
+        for note in result["notes"]:
+            print(f"watch287g: note: {note}", file=sys.stderr)
     else:
         for line in result["errors"]:
             print(f"watch287g: error: {line}", file=sys.stderr)

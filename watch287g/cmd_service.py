@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 
-from watch287g.cmd_config import check_config
+from watch287g.cmd_config import refuse_bad_config
 from watch287g.command import EXIT_USAGE, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.heartbeat import running_service_pid
@@ -25,11 +24,9 @@ def register(subparsers) -> None:
 def cmd_run(ctx: Context, args) -> int:
     if args.check_now:
         return _check_now(ctx)
-    # Refuse to start on a config `config check` refuses, with its one-line errors.
-    result = check_config(ctx.config)
-    if not result["ok"]:
-        for line in result["errors"]:
-            print(f"watch287g: error: {line}", file=sys.stderr)
+    # Refuse to start on a config `config check` refuses, with its one-line
+    # errors, or without a secret the config needs.
+    if refuse_bad_config(ctx.config, strict_environment=True):
         return EXIT_USAGE
     settings = service_settings(ctx.config)
     if not settings.sources:
