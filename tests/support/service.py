@@ -42,14 +42,15 @@ def wait_for(predicate, timeout: float, what: str, service: "Service | None" = N
 
 
 class Service:
-    """`watch287g run` as a child process, its log in a file."""
+    """`watch287g run` (or another long-running command, such as `serve`)
+    as a child process, its log in a file."""
 
-    def __init__(self, config: Path, data_dir: Path, *extra: str) -> None:
-        self.config, self.data_dir = config, data_dir
-        self.log_path = data_dir.parent / f"service-{time.monotonic_ns()}.log"
+    def __init__(self, config: Path, data_dir: Path, *extra: str, command: str = "run") -> None:
+        self.config, self.data_dir, self.command = config, data_dir, command
+        self.log_path = data_dir.parent / f"{command}-{time.monotonic_ns()}.log"
         env = {**os.environ, "SLACK_BOT_TOKEN": VALID_TOKEN}
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.cli_args("-v", "run", *extra), cwd=ROOT, env=env,
+            self.proc = subprocess.Popen(self.cli_args("-v", command, *extra), cwd=ROOT, env=env,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
     def cli_args(self, *args: str) -> list[str]:
@@ -80,7 +81,7 @@ class Service:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            pytest.fail(f"the service did not stop on SIGTERM:\n{self.log()}")
+            pytest.fail(f"{self.command} did not stop on SIGTERM:\n{self.log()}")
 
 
 def db(data_dir: Path):

@@ -67,7 +67,7 @@ def create_app(settings: Settings, store: Store, extra_mounts: Sequence[Mount] =
     app.context_processor(lambda: {"signup_open": secret is not None})
     for mount in extra_mounts:
         mount(app)
-    secure_cookie = web.public_url.startswith("https:")
+    secure_cookie = (web.public_url or "").startswith("https:")
 
     @app.after_request
     def protect(response):

@@ -80,12 +80,13 @@ def health_report(store: Store, sources: tuple[Source, ...], service: ServiceSet
     lists = {}
     for (source, kind), limit in sorted(watched_lists(sources, service).items()):
         observed = newest.get((source, kind))
-        age_days = None if observed is None else round((now - parse_iso(observed)).total_seconds() / 86400, 2)
-        lists[f"{source}:{kind}"] = {"last_good": observed, "age_days": age_days, "limit_days": limit}
+        age_days = None if observed is None else (now - parse_iso(observed)).total_seconds() / 86400
+        lists[f"{source}:{kind}"] = {"last_good": observed, "age_days": age_days and round(age_days, 3),
+                                     "limit_days": limit}
         if observed is None:
             problems.append(f"{source}: no good {kind} list yet")
         elif limit is not None and age_days > limit:
-            problems.append(f"{source}: the last good {kind} list is {age_days:g} days old "
+            problems.append(f"{source}: the last good {kind} list is {age_days:.3g} days old "
                             f"(limit {limit:g} days, [service] stale_after_days)")
     return {"ok": not problems, "problems": problems, "at": to_iso(now), "lists": lists}
 
