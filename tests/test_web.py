@@ -363,3 +363,7 @@ def test_healthz_says_why_it_is_unhealthy_and_metrics_count_without_names(site):
     age = next(line for line in lines if line.startswith("watch287g_outbox_oldest_unsent_age_seconds "))
     assert int(age.split()[1]) >= (utcnow() - NOW).total_seconds() - 60     # queued at NOW, never sent
     assert READER not in metrics.text and f"email:{READER}" not in health.text
+
+    # A state written since the last request is read again.
+    record(site.store, [agreement_event(agency="LEE COUNTY SHERIFF'S OFFICE", line=4)], site.config)
+    assert 'watch287g_events_total{type="agreement.signed"} 2' in client.get("/metrics").text.splitlines()

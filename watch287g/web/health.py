@@ -5,8 +5,9 @@ its heartbeat is fresh) and every list it watches has a good list fresher
 than its staleness limit (``[service] stale_after_days``); otherwise 503,
 with every reason. ``/metrics`` is Prometheus's text format (0.0.4).
 
-Both read the state without a lock (a read of a year's state takes about
-75 ms) and show counts only: never a subscriber, an address or a secret.
+Both read the state without its lock, parsing it again only when it has
+changed (watch287g/web/context.py), and show counts only: never a
+subscriber, an address or a secret.
 """
 
 from __future__ import annotations
@@ -37,15 +38,17 @@ METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 @blueprint.get("/healthz")
 def healthz():
     context = web_context()
-    report = health_report(context.store, context.settings.sources, context.service, utcnow())
+    with context.state.reading() as db:
+        report = health_report(db, context.store, context.settings.sources, context.service, utcnow())
     return jsonify(report), 200 if report["ok"] else 503
 
 
 @blueprint.get("/metrics")
 def metrics():
     context = web_context()
-    return Response(metrics_text(context.store, context.service, utcnow()), mimetype=None,
-                    headers={"Content-Type": METRICS_TYPE})
+    with context.state.reading() as db:
+        text = metrics_text(db, context.store, context.service, utcnow())
+    return Response(text, headers={"Content-Type": METRICS_TYPE})
 
 
 def watched_lists(sources: tuple[Source, ...], service: ServiceSettings) -> dict[tuple[str, str], float | None]:
@@ -73,10 +76,11 @@ def service_problem(store: Store, service: ServiceSettings) -> str | None:
     return None
 
 
-def health_report(store: Store, sources: tuple[Source, ...], service: ServiceSettings, now: dt.datetime) -> dict:
+def health_report(db: StateDB | None, store: Store, sources: tuple[Source, ...], service: ServiceSettings,
+                  now: dt.datetime) -> dict:
     """{"ok", "problems": [one line each], "lists": {"source:kind": {last_good, age_days, limit_days}}}."""
     problems = [problem for problem in (service_problem(store, service),) if problem]
-    newest = health.last_accepted(store.read()) if store.exists() else {}
+    newest = health.last_accepted(db) if db is not None else {}
     lists = {}
     for (source, kind), limit in sorted(watched_lists(sources, service).items()):
         observed = newest.get((source, kind))
@@ -91,8 +95,7 @@ def health_report(store: Store, sources: tuple[Source, ...], service: ServiceSet
     return {"ok": not problems, "problems": problems, "at": to_iso(now), "lists": lists}
 
 
-def metrics_text(store: Store, service: ServiceSettings, now: dt.datetime) -> str:
-    db = store.read() if store.exists() else None
+def metrics_text(db: StateDB | None, store: Store, service: ServiceSettings, now: dt.datetime) -> str:
     out = _Metrics()
     out.add("watch287g_service_up", "gauge", "1 when the service runs and its heartbeat is fresh",
             [({}, 0 if service_problem(store, service) else 1)])
