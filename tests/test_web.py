@@ -46,13 +46,13 @@ def outbox_for(store: Store, sub_id: str) -> list[dict]:
 
 def test_sign_up_sends_only_a_confirmation_until_the_link_is_used_once(site):
     client = site.client()
-    answer = client.sign_up(READER, state=["FL"], type=["agreement.signed"], counties="Polk, Miami-Dade")
+    answer = client.sign_up(READER, state=["FL"], type=["agreement.signed"], counties="Polk, Miami-Dade, Doña Ana")
     assert answer.status == 200 and "Check your inbox" in answer.words()
 
     stored = site.subscription("s1")
     assert stored["status"] == "unconfirmed" and stored["origin"] == "web"
     assert stored["destination"] == f"email:{READER}" and stored["filter"]["states"] == ["FL"]
-    assert stored["filter"]["counties"] == ["Polk", "Miami-Dade"]
+    assert stored["filter"]["counties"] == ["Polk", "Miami-Dade", "Doña Ana"]
     assert [(c["by"], c["what"]) for c in stored["history"]] == [("web", "created")]
 
     # An event before confirmation: no delivery is even queued for it.
@@ -62,7 +62,7 @@ def test_sign_up_sends_only_a_confirmation_until_the_link_is_used_once(site):
     [mail] = site.wait_mails(READER, 1)
     assert mail["Subject"] == "Confirm your 287(g) alerts" and mail["Auto-Submitted"] == "auto-generated"
     body = mail.get_content()
-    assert "Florida" in body and "Polk, Miami-Dade" in body and "new agreements signed" in body
+    assert "Florida" in body and "Polk, Miami-Dade, Doña Ana" in body and "new agreements signed" in body
     [confirm] = links_in(body, "/confirm/")
     assert confirm.startswith(site.base + "/confirm/s1.")
 
@@ -222,6 +222,7 @@ def test_sign_ups_are_limited_per_address_and_per_ip(tmp_path, smtp):
     ({"email": "not-an-address"}, "one plain e-mail address"),
     ({"email": ""}, "enter your e-mail address"),
     ({"email": READER, "counties": "<script>alert(1)</script>"}, "is not a county name"),
+    ({"email": READER, "counties": "Polk, https://evil.example"}, "is not a county name"),
     ({"email": READER, "state": ["Narnia"]}, "unknown state"),
     ({"email": READER, "model": ["XYZ"]}, "from the lists"),
     ({"email": READER, "type": []}, "at least one kind of change"),
@@ -299,7 +300,8 @@ def test_every_page_sends_the_security_headers_and_no_subscriber_data(site):
         assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"], path
         assert READER not in page.text and SECRET not in page.text, path
     assert client.get("/nowhere").status == 404
-    assert client.post("/healthz").status == 405
+    refused = client.post("/healthz")
+    assert refused.status == 405 and refused.headers["Allow"] and "GET" in refused.headers["Allow"]
 
 
 def test_the_report_folder_is_served_read_only_with_caching_headers(tmp_path, smtp):

@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 from watch287g.testing.smtp import free_port
 
+from tests.support.alerts_env import email_config
 from tests.support.service import (  # noqa: F401 - server and smtp are fixtures
     Service,
     checks,
@@ -35,17 +36,6 @@ PENDING = workbook_bytes([{"STATE": "GEORGIA", "LAW ENFORCEMENT AGENCY": "Cobb C
 @pytest.fixture(autouse=True)
 def secret(monkeypatch):
     monkeypatch.setenv("WATCH287G_WEB_SECRET", SECRET)
-
-
-def smtp_config(smtp) -> str:
-    return f"""
-[email]
-smtp_host = "127.0.0.1"
-smtp_port = {smtp.port}
-security = "none"
-from_address = "alerts@watch287g.example"
-timeout_seconds = 5
-"""
 
 
 ON_DEMAND = """
@@ -82,7 +72,7 @@ def test_sign_up_confirm_deliver_one_click_unsubscribe_then_nothing_more(tmp_pat
     serve_lists(server, workbook_bytes(BASE), PENDING)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    config = write_config(tmp_path / "config.toml", server, ON_DEMAND, smtp_config(smtp) + f"""
+    config = write_config(tmp_path / "config.toml", server, ON_DEMAND, email_config(smtp.port) + f"""
 [web]
 listen = "127.0.0.1:{port}"
 public_url = "{base}"

@@ -80,7 +80,9 @@ def create_app(settings: Settings, store: Store, extra_mounts: Sequence[Mount] =
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return message_page(f"{err.code} {err.name}", err.description or "", err.code or 500)
+        page, status = message_page(f"{err.code} {err.name}", err.description or "", err.code or 500)
+        # Keep what the error adds (a 405's Allow), not its plain-text type.
+        return page, status, [(k, v) for k, v in err.get_headers() if k.lower() != "content-type"]
 
     if web.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=web.proxy_hops)

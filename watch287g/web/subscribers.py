@@ -57,7 +57,8 @@ from watch287g.web.wording import CADENCE_LABELS, TYPE_LABELS, address, describe
 blueprint = Blueprint("subscribers", __name__)
 BY = "web"
 WRITE_WAIT_SECONDS = 10         # a check holding the state lock longer: "busy, try again"
-COUNTY = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,59}$")
+# Letters in any script (Doña Ana), spaces and . ' - : never a link or markup.
+COUNTY = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'’-]){0,59}$")
 MAX_COUNTIES = 20
 
 
