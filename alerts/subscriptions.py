@@ -356,9 +356,5 @@ def refused_by_mail_server(db) -> list[tuple[Subscription, Change]]:
     return found
 
 
-def remove_subscription(db, fixed: Sequence[Subscription], ident: str, by: str, now: str) -> Subscription:
-    return set_status(db, fixed, ident, REMOVED, by, now)
-
-
 def state_name(code: str | None) -> str:
     return STATES.get(code or "", code or "Unknown state")

@@ -7,6 +7,7 @@ import json
 import socket
 
 import pytest
+from watch287g.testing.smtp import free_port
 from watch287g.web.settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, parse_listen
 
 from tests.support.alerts_env import write_config
@@ -55,26 +56,30 @@ def test_web_settings_read_their_defaults_and_report_dir_falls_back_to_report_ou
     assert web.links.public_url == web.public_url and web.links.manage_link_days == 30
 
 
-def test_config_check_notes_an_unset_secret_and_run_refuses_to_start(cli, tmp_path, monkeypatch):
+def test_config_check_names_an_unset_secret_and_run_and_serve_refuse_to_start_the_app(cli, tmp_path,
+                                                                                      monkeypatch):
     monkeypatch.delenv("WATCH287G_WEB_SECRET", raising=False)
     path = tmp_path / "web.toml"
-    path.write_text(ONE_SOURCE + '[web]\npublic_url = "https://alerts.example.org"\n')
+    path.write_text(ONE_SOURCE + f'[web]\npublic_url = "https://alerts.example.org"\nlisten = "127.0.0.1:{free_port()}"\n')
     code, out, err = cli("config", "check", "--file", str(path))
-    assert code == 0 and "OK" in out
-    assert "watch287g: note: [web] public_url is set but $WATCH287G_WEB_SECRET is not set" in err
-    code, out, err = cli("--json", "config", "check", "--file", str(path))
-    assert json.loads(out)["notes"] and json.loads(out)["ok"]
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert "[web] public_url is set but $WATCH287G_WEB_SECRET is not set" in line
+    assert "the web app cannot start" in line
 
-    code, out, err = cli("run", config_file=path)
-    assert code == 2 and err.count("\n") == 1 and "$WATCH287G_WEB_SECRET is not set" in err
-    code, out, err = cli("serve", config_file=path)
-    assert code == 2 and "$WATCH287G_WEB_SECRET is not set" in err
+    for command in ("run", "serve"):
+        code, out, err = cli(command, config_file=path)
+        assert code == 2, command
+        assert err.strip().splitlines()[-1] == (
+            "watch287g: error: cannot start the web app: $WATCH287G_WEB_SECRET is not set: it holds the secret "
+            "that signs the links in e-mails (make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"), command
 
     monkeypatch.setenv("WATCH287G_WEB_SECRET", "short")
     code, out, err = cli("config", "check", "--file", str(path))
-    assert code == 0 and "too short (5 characters)" in err
+    assert code == 2 and "too short (5 characters)" in err
     monkeypatch.setenv("WATCH287G_WEB_SECRET", SECRET)
-    assert cli("config", "check", "--file", str(path))[2] == ""
+    assert cli("config", "check", "--file", str(path))[:3:2] == (0, "")
 
 
 def test_serve_on_a_port_in_use_is_one_line(cli, tmp_path, monkeypatch):

@@ -60,9 +60,10 @@ def check_sections(config: Config) -> None:
     reject_unknown(config.section("watch287g"), {"data_dir"}, "[watch287g]")
 
 
-def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that refused],
-    "notes": [what this environment lacks, e.g. an unset secret]}."""
+def check_config(config: Config, data_dir: Path | None = None, secrets: bool = True) -> dict:
+    """{"config": origin, "checked": [...], "errors": [one line per layer
+    that refused, and per secret a configured destination needs but the
+    environment lacks]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -70,35 +71,55 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
-    notes = [] if errors else environment_notes(config)
-    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors, "notes": notes}
+    if secrets and not errors:
+        checked.append("secrets in the environment")
+        errors.extend(_missing_secrets(config, data_dir))
+    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
 
 
-def refuse_bad_config(config: Config, strict_environment: bool = False) -> bool:
-    """For commands that start long-running work (``run``, ``serve``): print
-    `config check`'s errors, one line each, and say whether there were any.
-    ``strict_environment``: what ``config check`` only notes is an error too."""
-    result = check_config(config)
-    errors = result["errors"] + (result["notes"] if strict_environment else [])
-    for line in errors:
+def refuse_invalid_config(config: Config, data_dir: Path) -> bool:
+    """For commands that start long-running work (``run``, ``serve``):
+    print what `config check` refuses (secrets aside: the caller decides),
+    one line each, and say whether it refused anything."""
+    result = check_config(config, data_dir, secrets=False)
+    for line in result["errors"]:
         print(f"watch287g: error: {line}", file=sys.stderr)
-    return bool(errors)
+    return not result["ok"]
 
 
-def environment_notes(config: Config) -> list[str]:
-    """Secrets the config needs that this shell's environment lacks. Notes,
-    not errors: the service's environment (systemd's EnvironmentFile) may
-    hold what an operator's shell does not."""
+def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
+    """Secrets that the configured destinations (the config's subscriptions,
+    the operator's, and those stored in the data dir) need."""
+    from watch287g.alerts.subscriptions import stored_subscriptions
+    from watch287g.alerts.transports import missing_secrets
+    from watch287g.settings import Settings
+    from watch287g.state.store import Store, StoreError
+
+    settings = Settings(config)
+    destinations = [s.destination for s in settings.subscriptions] + settings.alerts.operator.destinations()
+    if data_dir is not None:
+        try:
+            store = Store(data_dir)
+            if store.exists():
+                destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
+        except StoreError as err:
+            return [str(err)]
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] \
+        + _missing_web_secret(settings)
+
+
+def _missing_web_secret(settings) -> list[str]:
+    """[web] public_url signs links with a secret: without it, e-mails to
+    stored subscriptions wait and the web app cannot start."""
     from watch287g.core.tokens import SecretError, secret_from_env
-    from watch287g.web.settings import WebSettings
 
-    web = WebSettings.from_config(config)
-    if not web.public_url:
+    if not settings.web.public_url:
         return []
     try:
-        secret_from_env(web.secret_env)
+        secret_from_env(settings.web.secret_env)
     except SecretError as err:
-        return [f"[web] public_url is set but {err}; e-mails wait and the web app does not start until it is"]
+        return [f"[web] public_url is set but {err}; until it is, e-mails to stored subscriptions wait "
+                f"and the web app cannot start"]
     return []
 
 
@@ -128,13 +149,11 @@ def _no_action(ctx: Context, args) -> int:
 
 def cmd_check(ctx: Context, args) -> int:
     config = load_config(args.file) if args.file else ctx.config
-    result = check_config(config)
+    result = check_config(config, ctx.data_dir)
     if ctx.json:
         ctx.emit(result)
     elif result["ok"]:
         print(f"{config.origin}: OK ({'; '.join(result['checked'])})")
-        for note in result["notes"]:
-            print(f"watch287g: note: {note}", file=sys.stderr)
     else:
         for line in result["errors"]:
             print(f"watch287g: error: {line}", file=sys.stderr)

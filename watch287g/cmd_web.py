@@ -4,7 +4,7 @@ public_url are set). docs/web.md."""
 
 from __future__ import annotations
 
-from watch287g.cmd_config import refuse_bad_config
+from watch287g.cmd_config import refuse_invalid_config
 from watch287g.command import EXIT_USAGE, Context, add_command
 from watch287g.web.settings import parse_listen
 
@@ -19,7 +19,8 @@ def register(subparsers) -> None:
 
 def cmd_serve(ctx: Context, args) -> int:
     listen = parse_listen(args.listen, "--listen") if args.listen else None
-    if refuse_bad_config(ctx.config, strict_environment=True):
+    # The sign-up pages need the signing secret: create_app says so if it is missing.
+    if refuse_invalid_config(ctx.config, ctx.data_dir):
         return EXIT_USAGE
     from watch287g.web.app import create_app  # Flask only for the command that needs it
     from watch287g.web.server import serve
