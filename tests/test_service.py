@@ -18,7 +18,6 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
     checks,
     db,
     mails_to,
-    serve_lists,
     server,
     slack,
     smtp,
@@ -26,7 +25,7 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
     write_config,
 )
 from watch287g.service_status import render_status_section, status_section
-from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_site import LocalServer, Reply, serve_ice_lists
 from watch287g.testing.fake_slack import FakeSlack
 
 REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"
@@ -37,7 +36,7 @@ CHANNEL = "C0SERVICE1"
 
 
 def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
-    serve_lists(server, participating.read_bytes(), PENDING_0221.read_bytes(), delay)
+    serve_ice_lists(server, participating.read_bytes(), PENDING_0221.read_bytes(), delay)
 
 
 def slack_event_ids(slack: FakeSlack) -> list[int]:

@@ -9,13 +9,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from watch287g.testing.fake_site import serve_ice_lists
 from watch287g.testing.smtp import free_port
 
 from tests.support.alerts_env import email_config
 from tests.support.service import (  # noqa: F401 - server and smtp are fixtures
     Service,
     checks,
-    serve_lists,
     server,
     smtp,
     wait_for,
@@ -69,7 +69,7 @@ def health(base: str) -> tuple[int, dict] | None:
 
 
 def test_sign_up_confirm_deliver_one_click_unsubscribe_then_nothing_more(tmp_path, server, smtp):
-    serve_lists(server, workbook_bytes(BASE), PENDING)
+    serve_ice_lists(server, workbook_bytes(BASE), PENDING)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = write_config(tmp_path / "config.toml", server, ON_DEMAND, email_config(smtp.port) + f"""
@@ -93,7 +93,7 @@ email = "{DESK}"
         [confirm] = links_in(confirmation.get_content(), "/confirm/")
         assert "You are subscribed" in reader.submit(reader.get(confirm)).words()
 
-        serve_lists(server, workbook_bytes(BASE + [POLK, HARRIS]), PENDING)
+        serve_ice_lists(server, workbook_bytes(BASE + [POLK, HARRIS]), PENDING)
         check_now(service, 2)
         alert = wait_for(lambda: mails(smtp, READER)[1:], 30, "the reader's alert", service)[0]
         text = alert.get_body(("plain",)).get_content()
@@ -108,7 +108,7 @@ email = "{DESK}"
         listed = json.loads(service.cli("--json", "subscriptions", "--all").stdout)
         assert [(s["id"], s["status"], s["origin"]) for s in listed if s["id"] == "s1"] == [("s1", "removed", "web")]
 
-        serve_lists(server, workbook_bytes(BASE + [POLK, HARRIS, LEE]), PENDING)
+        serve_ice_lists(server, workbook_bytes(BASE + [POLK, HARRIS, LEE]), PENDING)
         check_now(service, 3)
         wait_for(lambda: any("Lee County" in m.get_body(("plain",)).get_content() for m in mails(smtp, DESK)),
                  30, "the desk's alert about Lee County", service)
@@ -119,7 +119,7 @@ email = "{DESK}"
 
 
 def test_serve_alone_reports_health_as_the_service_and_its_lists_come_and_go(tmp_path, server):
-    serve_lists(server, workbook_bytes(BASE), PENDING)
+    serve_ice_lists(server, workbook_bytes(BASE), PENDING)
     data, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
     config = write_config(tmp_path / "run.toml", server, ON_DEMAND)

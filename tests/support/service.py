@@ -1,6 +1,6 @@
-"""`watch287g run` as a child process, and what its tests share: a local
-copy of ICE's page (its workbooks swapped between checks), a config for
-it, waiting for the service, and the loopback stand-ins as fixtures."""
+"""`watch287g run` as a child process, and what its tests share: a config
+for the local copy of ICE's page (watch287g.testing.fake_site), waiting
+for the service, and the loopback stand-ins as fixtures."""
 
 from __future__ import annotations
 
@@ -15,18 +15,11 @@ from pathlib import Path
 import pytest
 
 from watch287g.state.store import Store
-from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_site import LocalServer
 from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
 from watch287g.testing.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
-XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-PAGE = b"""<html><head><title>287(g)</title></head><body>
-<h3>287(g) Participating Agencies</h3>
-<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3>
-<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
 
 
 def wait_for(predicate, timeout: float, what: str, service: "Service | None" = None):
@@ -92,13 +85,6 @@ def checks(data_dir: Path) -> list[dict]:
     if not (data_dir / "state.json").exists():
         return []
     return sorted(db(data_dir).checks.all(), key=lambda c: c["started_at"])
-
-def serve_lists(server: LocalServer, participating: bytes, pending: bytes, delay: float = 0.0) -> None:
-    """ICE's page and its two workbooks, as the next check will find them."""
-    server.route("/287g", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
-    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating, headers=XLSX, delay=delay))
-    server.route("/doclib/pendingAgencies.xlsx", Reply(body=pending, headers=XLSX))
-
 
 def write_config(path: Path, server: LocalServer, service: str, extra: str = "") -> Path:
     path.write_text(f"""
