@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
 from watch287g.alerts.outbox import deliver_due
 from watch287g.core import events as ev
+from watch287g.core.redact import redact
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
@@ -257,3 +260,37 @@ cadence = "daily"
     [reply] = fake.replies(CHANNEL, summary["ts"])
     headings = [b["text"]["text"] for b in reply["blocks"] if b["text"]["text"].startswith("*") and "\n" not in b["text"]["text"]]
     assert headings == ["*Florida*", "*Georgia*", "*Texas*"]
+
+
+def test_debug_log_never_shows_a_webhook_url(tmp_path, fake, monkeypatch):
+    # An incoming webhook's URL is its secret; slack-sdk logs every request's URL at DEBUG (-vv).
+    secret = "T0SECRET/B0SECRET/k3yMaterialThatMustNotLeak"
+    monkeypatch.setenv("FL_WEBHOOK", fake.webhook_url(secret))
+    config_text = slack_config(fake.api_base_url) + """
+[[subscriptions]]
+name = "hook"
+webhook_env = "FL_WEBHOOK"
+"""
+    config = write_config(tmp_path, config_text)
+    record(Store(tmp_path / "data"), [agreement_event()], config)
+
+    run = subprocess.run([sys.executable, "-m", "watch287g.cli", "-vv", "--config", str(tmp_path / "watch287g.toml"),
+                          "--data-dir", str(tmp_path / "data"), "deliver"], capture_output=True, text=True,
+                         timeout=120)
+
+    assert run.returncode == 0, run.stderr
+    assert len(fake.webhook_posts[f"/hooks/{secret}"]) == 1          # it was sent...
+    assert "DEBUG slack_sdk" in run.stderr and "Sending a request" in run.stderr   # ...and logged at debug...
+    assert "/hooks/[redacted]" in run.stderr
+    assert "k3yMaterial" not in run.stderr and "B0SECRET" not in run.stderr       # ...without its secret
+
+
+@pytest.mark.parametrize("logged, shown", [
+    ("Sending a request - url: https://hooks.slack.com/services/T0001/B0001/XXXXXXXX, body: {}",
+     "Sending a request - url: https://hooks.slack.com/services/[redacted], body: {}"),
+    ("url='https://hooks.slack-gov.com/triggers/T1/2/abc'", "url='https://hooks.slack-gov.com/triggers/[redacted]'"),
+    ("token xoxb-1234-5678-abcdEFGH used", "token xoxb-[redacted] used"),
+    ("https://slack.com/api/chat.postMessage", "https://slack.com/api/chat.postMessage"),   # not a secret
+])
+def test_redaction_rule(logged, shown):
+    assert redact(logged) == shown
