@@ -10,7 +10,9 @@ is due in three steps, each its own commit:
 3. record: ``sent``, or back to ``pending`` with the error and an
    exponential back-off; commit.
 
-A crash between 2 and 3 leaves records ``sending``: in doubt. The next run
+A crash between 2 and 3 leaves records ``sending``: in doubt; so does a
+Slack post whose answer was lost while the channel could not be read back
+to tell whether it was posted (alerts/slack.py). The next run
 (holding the delivery lock, so no other run can still be sending them)
 settles them first: Slack bot channels are read back (every message carries
 its batch token in metadata) and only what is missing is sent again; e-mail
@@ -265,6 +267,11 @@ def _record(store, settings: AlertSettings, config: Config, batch: Batch, result
             if doc["event_id"] in delivered:
                 doc.update(status=SENT, sent_at=to_iso(now), last_error=None)
                 report["sent"] += 1
+            elif result.in_doubt:
+                # Maybe posted; stays SENDING, so the next run reads it back first.
+                doc["last_error"] = result.error
+                attempts = max(attempts, doc["attempts"])
+                report["failed"] += 1
             else:
                 doc.update(status=PENDING, batch=None, last_error=result.error,
                            next_attempt_at=to_iso(now + dt.timedelta(

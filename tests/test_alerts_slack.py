@@ -23,7 +23,7 @@ from tests.support.alerts_env import (
     slack_config,
     write_config,
 )
-from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
+from watch287g.testing.fake_slack import DROP, LATE, SERVER_ERROR, VALID_TOKEN, FakeSlack
 
 CHANNEL = "C0123ABCD"
 OPERATOR_CHANNEL = "C0OPERATOR"
@@ -159,7 +159,9 @@ def test_rate_limit_429_is_waited_out_and_posts_once(tmp_path, fake, env):
 
 
 def test_outage_keeps_records_pending_with_backoff_then_delivers(tmp_path, fake, env):
-    config = _config(tmp_path, fake, FL_CHANNEL, slack_extra="server_error_retries = 0")
+    # A 500 without a post: the read-back shows nothing posted, so it is an
+    # ordinary failure, retried by the outbox (never by slack-sdk).
+    config = _config(tmp_path, fake, FL_CHANNEL)
     store = Store(tmp_path / "data")
     record(store, [agreement_event()], config)
     fake.fail_next(1, status=500)
@@ -177,6 +179,81 @@ def test_outage_keeps_records_pending_with_backoff_then_delivers(tmp_path, fake,
     report = deliver_due(store, config, NOW + dt.timedelta(minutes=2))
     assert report["sent"] == 1 and len(fake.top_level(CHANNEL)) == 1
     assert outbox_docs(store)[0]["status"] == "sent"
+
+
+@pytest.mark.parametrize("how", [LATE, DROP, SERVER_ERROR])
+def test_a_post_whose_answer_is_lost_is_read_back_not_sent_again(tmp_path, fake, env, how):
+    # Slack posts the message, then the answer is lost: too late, a dropped
+    # connection, or a 500 after the request was carried out.
+    config = _config(tmp_path, fake, FL_CHANNEL, slack_extra="timeout_seconds = 1")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+    fake.post_then_fail(1, how)
+
+    report = deliver_due(store, config, NOW)
+
+    assert report == {**report, "sent": 1, "failed": 0, "messages": 1, "pending": 0}
+    assert len(fake.calls("chat.postMessage")) == 1          # no retry of a post by slack-sdk
+    assert len(fake.calls("conversations.history")) == 1     # the channel was read back instead
+    [doc] = outbox_docs(store)
+    assert doc["status"] == "sent" and doc["attempts"] == 1
+    deliver_due(store, config, NOW + dt.timedelta(hours=7))
+    assert len(fake.messages[CHANNEL]) == 1                  # the channel has it once
+
+
+@pytest.mark.parametrize("how", [DROP, SERVER_ERROR])
+def test_a_burst_whose_every_answer_is_lost_is_posted_once_and_threaded(tmp_path, fake, env, how):
+    config = _config(tmp_path, fake, f"""
+[[subscriptions]]
+name = "everything"
+slack_channel = "{CHANNEL}"
+""")
+    store = Store(tmp_path / "data")
+    events = record(store, burst(25), config)
+    fake.post_then_fail(10, how)          # the summary's answer and each reply's
+
+    report = deliver_due(store, config, NOW)
+
+    [summary] = fake.top_level(CHANNEL)
+    replies = fake.replies(CHANNEL, summary["ts"])           # threaded under the read-back summary
+    assert len(replies) == 3 and len(fake.messages[CHANNEL]) == 4
+    delivered = [i for reply in replies for i in reply["metadata"]["event_payload"]["events"]]
+    assert sorted(delivered) == sorted(e["id"] for e in events)
+    assert report == {**report, "sent": 25, "failed": 0, "messages": 4}
+    assert len(fake.calls("chat.postMessage")) == 4
+
+
+def test_a_lost_answer_stays_in_doubt_while_the_channel_cannot_be_read(tmp_path, fake, env):
+    config = _config(tmp_path, fake, FL_CHANNEL, slack_extra="server_error_retries = 0")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+    fake.post_then_fail(1, SERVER_ERROR)
+    fake.fail_next(1, status=500, method="conversations.history")
+
+    report = deliver_due(store, config, NOW)
+
+    assert report["sent"] == 0 and report["failed"] == 1 and report["messages"] == 0
+    [doc] = outbox_docs(store)
+    assert doc["status"] == "sending"                        # in doubt: neither sent nor due again
+    assert "in doubt" in doc["last_error"] and "500" in doc["last_error"]
+    report = deliver_due(store, config, NOW + dt.timedelta(minutes=1))    # Slack readable again
+    assert report["reconciled"] == 1 and report["sent"] == 0
+    assert outbox_docs(store)[0]["status"] == "sent"
+    assert len(fake.messages[CHANNEL]) == 1 and len(fake.calls("chat.postMessage")) == 1
+
+
+def test_a_post_refused_before_it_is_carried_out_is_retried_later(tmp_path, fake, env):
+    # A dropped connection or 500 with nothing posted: the read-back shows
+    # it missing, and the outbox sends it again after its back-off.
+    config = _config(tmp_path, fake, FL_CHANNEL)
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+    fake.fail_next(1, status=503, method="chat.postMessage")
+
+    assert deliver_due(store, config, NOW)["failed"] == 1
+    assert outbox_docs(store)[0]["status"] == "pending"
+    assert deliver_due(store, config, NOW + dt.timedelta(minutes=2))["sent"] == 1
+    assert len(fake.messages[CHANNEL]) == 1 and len(fake.calls("chat.postMessage")) == 2
 
 
 def test_running_deliver_twice_sends_nothing_twice(tmp_path, fake, env):
