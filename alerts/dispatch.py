@@ -17,11 +17,7 @@ from watch287g.alerts.render_slack import render_batch
 from watch287g.alerts.router import is_operator_route
 from watch287g.alerts.settings import AlertSettings
 from watch287g.alerts.slack import SendResult, SlackChannel, SlackWebhook
-from watch287g.alerts.subscriptions import (
-    Subscription,
-    describe_destination,
-    split_destination,
-)
+from watch287g.alerts.subscriptions import Subscription, split_destination
 
 
 @dataclass
@@ -44,19 +40,6 @@ class Batch:
         return self.kind == "slack"
 
 
-def reasons(batch: Batch, subscriptions: dict[str, Subscription]) -> list[str]:
-    lines = []
-    for sub_id in batch.subscription_ids:
-        if is_operator_route(sub_id):
-            lines.append(f"operator alerts for {describe_destination(batch.destination)}. "
-                         "To stop: remove it from [operator] in the config file")
-        elif sub_id in subscriptions:
-            sub = subscriptions[sub_id]
-            lines.append(f"{sub.id}: {describe_destination(sub.destination)}, {sub.cadence}, "
-                         f"{sub.filter.describe()}. To stop: {sub.how_to_stop()}")
-    return lines
-
-
 def send_batch(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> SendResult:
     kind, target = split_destination(batch.destination)
     if kind == "slack":
@@ -65,8 +48,9 @@ def send_batch(batch: Batch, subscriptions: dict[str, Subscription], settings: A
     if kind == "webhook":
         messages = render_batch(batch.events, batch.cadence, settings.slack, can_thread=False)
         return SlackWebhook(settings.slack, target).send(messages)
-    message = render_email(batch.events, reasons(batch, subscriptions), batch.cadence, target, batch.token,
-                           batch.batch_at, settings.email)
+    served = [subscriptions[i] for i in batch.subscription_ids if i in subscriptions]
+    message = render_email(batch.events, served, batch.cadence, target, batch.token, batch.batch_at,
+                           settings.email, operator=any(is_operator_route(i) for i in batch.subscription_ids))
     error = send_email(message, target, settings.email)
     if error:
         return SendResult(error=error)
