@@ -63,11 +63,10 @@ def subject(views: list[EventView], cadence: str, batch_at: dt.datetime) -> str:
     return header_text(text)
 
 
-def render_email(events: list[dict], subscriptions: list[Subscription], cadence: str, to: str, token: str,
-                 batch_at: dt.datetime, settings: EmailSettings, *, operator: bool = False) -> EmailMessage:
-    """``subscriptions``: those this mail serves; ``operator``: it also (or
-    only) carries operator alerts to an [operator] address."""
-    footer = footer_lines(subscriptions, operator, settings)
+def render_email(events: list[dict], footer: list[str], cadence: str, to: str, token: str,
+                 batch_at: dt.datetime, settings: EmailSettings) -> EmailMessage:
+    """``footer``: why the reader gets this mail and how to stop it
+    (``footer_lines``)."""
     views = [describe(e) for e in events]
     groups = _group(views)
     message = EmailMessage(policy=MAIL_POLICY)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from watch287g.alerts.describe import describe, display_name, headline, safe_url
-from watch287g.alerts.render_email import header_text, render_email
+from watch287g.alerts.render_email import footer_lines, header_text, render_email
 from watch287g.alerts.render_slack import (
     MAX_BLOCKS,
     SECTION_TEXT,
@@ -223,8 +223,8 @@ def _everything_shown(events: list[dict]) -> tuple[str, str, str]:
     messages = render_batch(events, "instant", SlackSettings(), can_thread=True)
     slack = "\n".join(slack_mrkdwn.render(o).text.replace("\n", " ") for m in messages
                       for o in slack_mrkdwn.text_objects({"blocks": m.blocks, "attachments": m.attachments}))
-    mail = render_email(events, [], "instant", "ops@news.example", "tok",
-                        dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), EmailSettings(), operator=True)
+    mail = render_email(events, footer_lines([], True, EmailSettings()), "instant", "ops@news.example", "tok",
+                        dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc), EmailSettings())
     body = mail.get_body(("plain",)).get_content().split("\n-- \n")[0]       # the footer aside
     return slack, mail["Subject"], body
 

@@ -8,12 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from watch287g.alerts.outbox import deliver_due
 from watch287g.core import events as ev
 from watch287g.core.redact import redact
+from watch287g.state import journal
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
+    deliver,
+    queue_for,
+    send_digest,
     EVIL_AGENCY,
     NOW,
     agreement_event,
@@ -71,7 +74,7 @@ def test_one_event_is_one_card_with_headline_link_and_evidence(tmp_path, fake, e
     store = Store(tmp_path / "data")
     record(store, [agreement_event()], config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 1 and report["failed"] == 0 and report["messages"] == 1
     [message] = fake.top_level(CHANNEL)
@@ -88,7 +91,7 @@ def test_texas_event_does_not_reach_the_florida_channel(tmp_path, fake, env):
     config = _config(tmp_path, fake, FL_CHANNEL)
     store = Store(tmp_path / "data")
     record(store, [agreement_event(state="TX", agency="HARRIS COUNTY SHERIFF'S OFFICE")], config)
-    assert deliver_due(store, config, NOW)["sent"] == 0
+    assert deliver(store, config, NOW)["sent"] == 0
     assert fake.top_level(CHANNEL) == []
 
 
@@ -97,9 +100,9 @@ def test_scraped_text_cannot_ping_mention_or_forge_a_link(tmp_path, fake, env):
     store = Store(tmp_path / "data")
     # One alone (a full card) and one in a burst (a threaded entry).
     record(store, [agreement_event(agency=EVIL_AGENCY)], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     record(store, [agreement_event(agency=EVIL_AGENCY, line=900)] + burst(5, ("FL",)), config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
 
     posted = fake.messages[CHANNEL]
     assert len(posted) >= 3
@@ -116,7 +119,7 @@ def test_a_burst_of_64_is_one_post_with_the_details_threaded(tmp_path, fake, env
     store = Store(tmp_path / "data")
     events = record(store, burst(64), config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     [summary] = fake.top_level(CHANNEL)
     assert "64 changes" in _all_text(summary) and "64* signed" in _all_text(summary)
@@ -137,7 +140,7 @@ webhook_env = "FL_WEBHOOK"
     store = Store(tmp_path / "data")
     record(store, burst(64), config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     [posts] = fake.webhook_posts.values()
     assert report["sent"] == 64 and len(posts) == 1
@@ -154,7 +157,7 @@ def test_rate_limit_429_is_waited_out_and_posts_once(tmp_path, fake, env):
     record(store, [agreement_event()], config)
     fake.fail_next(2, status=429, retry_after="0")
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 1 and report["failed"] == 0
     assert len(fake.calls("chat.postMessage")) == 3      # two 429s, then the post
@@ -169,17 +172,17 @@ def test_outage_keeps_records_pending_with_backoff_then_delivers(tmp_path, fake,
     record(store, [agreement_event()], config)
     fake.fail_next(1, status=500)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 0 and report["failed"] == 1 and report["pending"] == 1
     [doc] = outbox_docs(store)
     assert doc["status"] == "pending" and doc["attempts"] == 1
     assert "500" in doc["last_error"]
     assert doc["next_attempt_at"] == "2025-03-01T18:11:00Z"     # 60 s back-off
-    assert deliver_due(store, config, NOW)["sent"] == 0        # not yet due: nothing tried
+    assert deliver(store, config, NOW)["sent"] == 0        # not yet due: nothing tried
     assert len(fake.calls("chat.postMessage")) == 1
 
-    report = deliver_due(store, config, NOW + dt.timedelta(minutes=2))
+    report = deliver(store, config, NOW + dt.timedelta(minutes=2))
     assert report["sent"] == 1 and len(fake.top_level(CHANNEL)) == 1
     assert outbox_docs(store)[0]["status"] == "sent"
 
@@ -193,14 +196,14 @@ def test_a_post_whose_answer_is_lost_is_read_back_not_sent_again(tmp_path, fake,
     record(store, [agreement_event()], config)
     fake.post_then_fail(1, how)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report == {**report, "sent": 1, "failed": 0, "messages": 1, "pending": 0}
     assert len(fake.calls("chat.postMessage")) == 1          # no retry of a post by slack-sdk
     assert len(fake.calls("conversations.history")) == 1     # the channel was read back instead
     [doc] = outbox_docs(store)
     assert doc["status"] == "sent" and doc["attempts"] == 1
-    deliver_due(store, config, NOW + dt.timedelta(hours=7))
+    deliver(store, config, NOW + dt.timedelta(hours=7))
     assert len(fake.messages[CHANNEL]) == 1                  # the channel has it once
 
 
@@ -211,7 +214,7 @@ def test_a_burst_whose_every_answer_is_lost_is_posted_once_and_threaded(tmp_path
     events = record(store, burst(25), config)
     fake.post_then_fail(10, how)          # the summary's answer and each reply's
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     [summary] = fake.top_level(CHANNEL)
     replies = fake.replies(CHANNEL, summary["ts"])           # threaded under the read-back summary
@@ -229,13 +232,13 @@ def test_a_lost_answer_stays_in_doubt_while_the_channel_cannot_be_read(tmp_path,
     fake.post_then_fail(1, SERVER_ERROR)
     fake.fail_next(1, status=500, method="conversations.history")
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 0 and report["failed"] == 1 and report["messages"] == 0
     [doc] = outbox_docs(store)
     assert doc["status"] == "sending"                        # in doubt: neither sent nor due again
     assert "in doubt" in doc["last_error"] and "500" in doc["last_error"]
-    report = deliver_due(store, config, NOW + dt.timedelta(minutes=1))    # Slack readable again
+    report = deliver(store, config, NOW + dt.timedelta(minutes=1))    # Slack readable again
     assert report["reconciled"] == 1 and report["sent"] == 0
     assert outbox_docs(store)[0]["status"] == "sent"
     assert len(fake.messages[CHANNEL]) == 1 and len(fake.calls("chat.postMessage")) == 1
@@ -249,9 +252,9 @@ def test_a_post_refused_before_it_is_carried_out_is_retried_later(tmp_path, fake
     record(store, [agreement_event()], config)
     fake.fail_next(1, status=503, method="chat.postMessage")
 
-    assert deliver_due(store, config, NOW)["failed"] == 1
+    assert deliver(store, config, NOW)["failed"] == 1
     assert outbox_docs(store)[0]["status"] == "pending"
-    assert deliver_due(store, config, NOW + dt.timedelta(minutes=2))["sent"] == 1
+    assert deliver(store, config, NOW + dt.timedelta(minutes=2))["sent"] == 1
     assert len(fake.messages[CHANNEL]) == 1 and len(fake.calls("chat.postMessage")) == 2
 
 
@@ -261,11 +264,10 @@ def test_running_deliver_twice_sends_nothing_twice(tmp_path, fake, env):
     events = [agreement_event(line=n) for n in (1, 2)]
     record(store, events, config)
     with store.write() as db:      # the same events queued again: idempotent
-        from watch287g.alerts.outbox import enqueue
-        assert enqueue(db, events, config, NOW) == 0
+        assert journal.queue(db, events, queue_for(db, config, NOW)) == 0
 
-    deliver_due(store, config, NOW)
-    deliver_due(store, config, NOW + dt.timedelta(hours=1))
+    deliver(store, config, NOW)
+    deliver(store, config, NOW + dt.timedelta(hours=1))
 
     assert len(fake.messages[CHANNEL]) == 1
     assert len(outbox_docs(store)) == 2
@@ -281,10 +283,10 @@ webhook_env = "FL_WEBHOOK"
     record(store, [agreement_event()], config)
     now = NOW
     for _ in range(5):
-        deliver_due(store, config, now)
+        deliver(store, config, now)
         now += dt.timedelta(hours=7)     # past any back-off
 
-    events = list(store.read().raw_table("events").values())
+    events = list(store.read().events.all())
     failing = [e for e in events if e["type"] == ev.DELIVERY_FAILING]
     assert len(failing) == 1                                     # once per outage
     assert "invalid_auth" in failing[0]["message"]
@@ -310,14 +312,13 @@ slack_channel = "{OPERATOR_CHANNEL}"
     quarantined = ev.operator_event(ev.SNAPSHOT_QUARANTINED, "2025-03-01T18:07:51Z",
                                     "participating list shrank from 1274 to 12 rows")
     record(store, [quarantined], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     assert CHANNEL not in fake.messages
     [message] = fake.top_level(OPERATOR_CHANNEL)
     assert "shrank from 1274 to 12 rows" in message["text"]
 
 
 def test_daily_digest_to_a_channel_is_one_summary_with_a_thread(tmp_path, fake, env):
-    from watch287g.alerts.digest import send_digests
 
     config = _config(tmp_path, fake, f"""
 [[subscriptions]]
@@ -327,9 +328,9 @@ cadence = "daily"
 """)
     store = Store(tmp_path / "data")
     record(store, burst(3, ("FL", "GA", "TX")), config)
-    assert deliver_due(store, config, NOW)["sent"] == 0
+    assert deliver(store, config, NOW)["sent"] == 0
 
-    report = send_digests(store, config, "daily", NOW + dt.timedelta(hours=12))
+    report = send_digest(store, config, "daily", NOW + dt.timedelta(hours=12))
 
     assert report["sent"] == 3
     [summary] = fake.top_level(CHANNEL)

@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from watch287g.alerts.render_email import render_email  # noqa: E402
+from watch287g.alerts.render_email import footer_lines, render_email  # noqa: E402
 from watch287g.alerts.render_slack import render_batch  # noqa: E402
 from watch287g.alerts.settings import EmailSettings, SlackSettings  # noqa: E402
 from watch287g.alerts.subscriptions import Filter, Subscription  # noqa: E402
@@ -156,9 +156,9 @@ def main() -> None:
                                                         payload(burst_messages[1]), len(burst_messages) - 1))
     reporter = Subscription(id="s2", destination="email:reporter@news.example", cadence="daily",
                             filter=Filter(states=("FL", "GA", "TX", "IA")))
-    mail = render_email(digest, [reporter], "daily", "reporter@news.example",
-                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc),
-                        EmailSettings(from_address="alerts@watch287g.example"))
+    email = EmailSettings(from_address="alerts@watch287g.example")
+    mail = render_email(digest, footer_lines([reporter], False, email), "daily", "reporter@news.example",
+                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc), email)
     (HERE / "digest_email.html").write_text(mail.get_body(("html",)).get_content())
     headers = "".join(f"{k}: {v}\n" for k, v in mail.items() if k in ("From", "To", "Subject", "List-Unsubscribe"))
     (HERE / "digest_email.txt").write_text(headers + "\n" + mail.get_body(("plain",)).get_content())
