@@ -60,7 +60,8 @@ def test_config_check_names_an_unset_secret_and_run_and_serve_refuse_to_start_th
                                                                                       monkeypatch):
     monkeypatch.delenv("WATCH287G_WEB_SECRET", raising=False)
     path = tmp_path / "web.toml"
-    path.write_text(ONE_SOURCE + f'[web]\npublic_url = "https://alerts.example.org"\nlisten = "127.0.0.1:{free_port()}"\n')
+    path.write_text(ONE_SOURCE + '[web]\npublic_url = "https://alerts.example.org"\n'
+                    f'listen = "127.0.0.1:{free_port()}"\n')
     code, out, err = cli("config", "check", "--file", str(path))
     assert code == 2 and out == ""
     [line] = err.strip().splitlines()
