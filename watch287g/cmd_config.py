@@ -29,6 +29,7 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.alerts.subscriptions import config_subscriptions
     from watch287g.schedule import service_settings
     from watch287g.settings import CrawlSettings, load_sources
+    from watch287g.slackapp.settings import SlackAppSettings
     from watch287g.state.policy import Policy
 
     return [
@@ -39,7 +40,16 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[slack_app]", SlackAppSettings.from_config),
     ]
+
+
+def _environment_checks() -> list:
+    """Functions of the Config returning one warning line per thing the
+    file asks of this environment that it lacks (an unset secret)."""
+    from watch287g.slackapp.settings import unset_secrets
+
+    return [unset_secrets]
 
 
 def known_sections() -> set[str]:
@@ -47,7 +57,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "slack_app"}
 
 
 def check_sections(config: Config) -> None:
@@ -59,7 +69,8 @@ def check_sections(config: Config) -> None:
 
 
 def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that refused]}."""
+    """{"config": origin, "checked": [...], "errors": [one line per layer that
+    refused], "warnings": [what the environment lacks]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -67,7 +78,9 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
-    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
+    warnings = [line for check in _environment_checks() for line in check(config)]
+    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors,
+            "warnings": warnings}
 
 
 def _with_origin(message: str, config: Config) -> str:
@@ -99,7 +112,10 @@ def cmd_check(ctx: Context, args) -> int:
     result = check_config(config)
     if ctx.json:
         ctx.emit(result)
-    elif result["ok"]:
+        return 0 if result["ok"] else 2
+    for line in result["warnings"]:
+        print(f"watch287g: warning: {line}", file=sys.stderr)
+    if result["ok"]:
         print(f"{config.origin}: OK ({'; '.join(result['checked'])})")
     else:
         for line in result["errors"]:

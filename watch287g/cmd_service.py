@@ -25,10 +25,11 @@ def register(subparsers) -> None:
 def cmd_run(ctx: Context, args) -> int:
     if args.check_now:
         return _check_now(ctx)
-    # Refuse to start on a config `config check` refuses, with its one-line errors.
+    # Refuse to start on a config `config check` refuses, with its one-line
+    # errors, or with a Slack app whose secrets are not in the environment.
     result = check_config(ctx.config)
-    if not result["ok"]:
-        for line in result["errors"]:
+    if not result["ok"] or result["warnings"]:
+        for line in result["errors"] + result["warnings"]:
             print(f"watch287g: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     settings = service_settings(ctx.config)

@@ -23,6 +23,7 @@ from watch287g.core import __version__
 from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
+from watch287g.slackapp.settings import SlackAppSettings
 from watch287g.state.policy import Policy
 
 SOURCE_TYPES = ("ice", "page")
@@ -155,6 +156,11 @@ class Settings:
     @cached_property
     def alerts(self) -> AlertSettings:
         return AlertSettings.from_config(self.config)
+
+    @cached_property
+    def slack_app(self) -> SlackAppSettings | None:
+        """[slack_app]; None when the Slack app is not configured."""
+        return SlackAppSettings.from_config(self.config)
 
     @cached_property
     def subscriptions(self) -> tuple[Subscription, ...]:
