@@ -213,8 +213,10 @@ class Service:
             self._round_min_age, self._round_asked_at = min_age_seconds, utcnow()
         log.info("check of all sources requested")
         # No misfire limit: a request waiting behind a long check still runs.
+        # Two instances: the round running now and the one queued behind it
+        # (with one, a request made during a round would be skipped, unanswered).
         self.scheduler.add_job(self._check_all_job, id=CHECK_NOW_JOB, name="check all now", executor="checks",
-                               misfire_grace_time=None, replace_existing=True)
+                               misfire_grace_time=None, replace_existing=True, max_instances=2)
         return "behind" if self._current else "queued"
 
     def _check_all_job(self) -> None:
@@ -232,12 +234,14 @@ class Service:
 
     def _recent_check(self, source: str, min_age: float, asked_at) -> CheckOutcome | None:
         """The source's last check, when it answers a person's request."""
-        last = self.store.read().checks.latest(source) if self.store.exists() else None
+        db = self.store.read()
+        last = db.checks.latest(source) if self.store.exists() else None
         if last is None or (parse_iso(last["started_at"]) < utcnow() - timedelta(seconds=min_age)
                             and parse_iso(last["finished_at"]) < asked_at):
             return None
+        events = [dict(db.events.get(event_id)) for event_id in last.get("event_ids", ())]
         return CheckOutcome(source, OK if last["ok"] else FAILED, last["started_at"], last["finished_at"], None,
-                            last["message"], reused=True)
+                            last["message"], events, reused=True)
 
     def _answer_waiting(self, outcomes: list[CheckOutcome]) -> None:
         with self._requests:

@@ -242,7 +242,7 @@ class SlackApp:
         every = self.app_settings.check_every_minutes
 
         def post_result(outcomes: list[CheckOutcome]) -> None:
-            text, shown = blocks.check_result(outcomes, user, every)
+            text, shown = blocks.check_result(outcomes, user)
             respond(response_type="in_channel", replace_original=False, text=text, blocks=shown)
 
         return blocks.check_answer(self.checker.check_now(post_result, every * 60), every)

@@ -156,23 +156,24 @@ def latest(events: list[dict], state: str | None) -> list[dict]:
 
 def check_answer(answer: str, every_minutes: float) -> str:
     """The immediate reply to ``/287g check`` (see Service.check_now)."""
-    floor = f" (checks asked for from Slack run at most every {every_minutes:g} minutes)" if every_minutes else ""
+    floor = (f" A list checked in the last {every_minutes:g} minutes is not checked again: its result stands."
+             if every_minutes else "")
     return {
-        "queued": "Checking ICE's lists now; the result will be posted in this channel.",
+        "queued": f"Checking ICE's lists now; the result will be posted in this channel.{floor}",
         "behind": "A check is running right now: its result will be posted in this channel when it ends "
-                  f"(no second check){floor}.",
+                  "(no second check).",
         "joined": "A check is already waiting to run; its result will be posted in this channel too.",
         "stopping": "The watch287g service is shutting down; nothing was checked. Try again in a minute.",
     }[answer]
 
 
-def check_result(outcomes: list[CheckOutcome], user: str, every_minutes: float) -> tuple[str, list[dict]]:
+def check_result(outcomes: list[CheckOutcome], user: str) -> tuple[str, list[dict]]:
     """(notification text, blocks) for the channel when a check has ended.
     Counts only, no agency: the details reach the channels subscribed to them."""
     if not outcomes:
         text = "The check did not run: the watch287g service stopped first."
         return text, [section_block(text)]
-    lines = [_outcome_line(outcome, every_minutes) for outcome in outcomes]
+    lines = [_outcome_line(outcome) for outcome in outcomes]
     changed = [e for o in outcomes for e in o.events if not ev.is_operator_event(e)]
     head = (f"New on ICE's lists: {summary_line([describe(e) for e in changed])}" if changed
             else "No change on ICE's lists.")
@@ -182,12 +183,11 @@ def check_result(outcomes: list[CheckOutcome], user: str, every_minutes: float) 
     return head, blocks
 
 
-def _outcome_line(outcome: CheckOutcome, every_minutes: float) -> str:
+def _outcome_line(outcome: CheckOutcome) -> str:
     name = f"*{escape(outcome.source)}*"
     message = escape(outcome.message or "")
     if outcome.reused:
-        return (f"• {name}: checked {when(outcome.started_at)}, too recently to check again "
-                f"(at most every {every_minutes:g} minutes): {message}")
+        return f"• {name}: checked {when(outcome.started_at)} (recent enough: not repeated): {message}"
     if outcome.status == OK:
         return f"• {name}: checked {when(outcome.finished_at)}: {message}"
     if outcome.status == BUSY:

@@ -110,10 +110,7 @@ def _subscribe(words: list[str]) -> Request:
         else:
             matched = _longest(words, index, _is_model) or 0
             if not matched:
-                raise CommandError(
-                    f"I don't know `{_shown(word)}`. Give states (FL or Florida), models (JEM, TFM, WSO), "
-                    f"event types ({', '.join(short for short in _short_types())}), `county NAME`, "
-                    "`agency TEXT` or daily/weekly.")
+                raise CommandError(_unknown_word(word))
             models.append(" ".join(words[index:index + matched]))
         index += matched
     if len(agency) > 1:
@@ -165,8 +162,12 @@ def _is_type(text: str) -> bool:
     return _accepted(types=[text])
 
 
-def _short_types() -> list[str]:
-    return [t.split(".", 1)[1] for t in ev.SUBSCRIBER_TYPES]
+def _unknown_word(word: str) -> str:
+    if any(word in (t, t.split(".", 1)[1]) for t in ev.OPERATOR_TYPES):
+        return f"`{_shown(word)}` is an operator event: it goes to the operator's destination, not to channels."
+    shorts = ", ".join(t.split(".", 1)[1] for t in ev.SUBSCRIBER_TYPES)
+    return (f"I don't know `{_shown(word)}`. Give states (FL or Florida), models (JEM, TFM, WSO), "
+            f"event types ({shorts}), `county NAME`, `agency TEXT` or daily/weekly.")
 
 
 def _one_state(words: list[str]) -> str:
