@@ -14,6 +14,7 @@ import queue
 import threading
 import uuid
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 
@@ -44,11 +45,14 @@ class FakeSocketMode:
             self._connection = connection
             self.connections += 1
         self._connected.set()
-        for message in connection:
-            reply = json.loads(message)
-            waiting = self._acks.get(reply.get("envelope_id"))
-            if waiting is not None:
-                waiting.put(reply.get("payload") or {})
+        try:
+            for message in connection:
+                reply = json.loads(message)
+                waiting = self._acks.get(reply.get("envelope_id"))
+                if waiting is not None:
+                    waiting.put(reply.get("payload") or {})
+        except ConnectionClosed:
+            pass    # the app went away (a service stopping closes without a close frame)
 
     def send(self, kind: str, payload: dict, timeout: float = 10) -> dict:
         """Deliver one envelope ("slash_commands", "events_api", "interactive");
