@@ -80,7 +80,9 @@ def subscription_line(subscription: Subscription, with_channel: bool = False) ->
     made = subscription.history[0] if subscription.history else None
     by = made.by.split(":", 1)[1] if made and made.by.startswith("slack:") else None
     origin = f" · by <@{by}>" if by else (f" · by {escape(made.by)}" if made else "")
-    summary = " · ".join(value for _, value in filter_fields(subscription.filter, subscription.cadence)[:2])
+    summary = " · ".join(value if label in ("Events", "Where") else f"{label.lower()} {value}"
+                         for label, value in filter_fields(subscription.filter, subscription.cadence)
+                         if label != "When" and (label, value) != ("Models", "all"))
     return f"{channel}*{subscription.id}*{status}: {summary}, {_CADENCE_WORDS[subscription.cadence]}{origin}"
 
 
