@@ -340,9 +340,5 @@ def set_status(db, fixed: Sequence[Subscription], ident: str, status: str, by: s
     return changed
 
 
-def remove_subscription(db, fixed: Sequence[Subscription], ident: str, by: str, now: str) -> Subscription:
-    return set_status(db, fixed, ident, REMOVED, by, now)
-
-
 def state_name(code: str | None) -> str:
     return STATES.get(code or "", code or "Unknown state")

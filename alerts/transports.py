@@ -14,6 +14,7 @@ Transport class, registered in ``TRANSPORTS``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,6 +49,10 @@ class Transport(Protocol):
     #: an in-doubt batch is resent (docs/alerts.md: delivery guarantees).
     readable_back: bool
 
+    @staticmethod
+    def missing_secret(settings: AlertSettings, target: str) -> str | None:
+        """What the environment lacks to deliver to ``target``, or None."""
+
     def send(self, batch: Batch, reasons: list[str]) -> SendResult:
         """Deliver the batch; ``reasons`` say why the reader receives it."""
 
@@ -58,6 +63,10 @@ class Transport(Protocol):
 
 class SlackBotTransport:
     readable_back = True
+
+    @staticmethod
+    def missing_secret(settings: AlertSettings, target: str) -> str | None:
+        return _unset(settings.slack.bot_token_env, "the Slack bot token")
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings.slack
@@ -73,6 +82,10 @@ class SlackBotTransport:
 class SlackWebhookTransport:
     readable_back = False
 
+    @staticmethod
+    def missing_secret(settings: AlertSettings, target: str) -> str | None:
+        return _unset(target, "an incoming-webhook URL")
+
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings.slack
 
@@ -86,6 +99,12 @@ class SlackWebhookTransport:
 
 class EmailTransport:
     readable_back = False
+
+    @staticmethod
+    def missing_secret(settings: AlertSettings, target: str) -> str | None:
+        if not settings.email.username:
+            return None
+        return _unset(settings.email.password_env, f"the SMTP password of {settings.email.username}")
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings.email
@@ -108,3 +127,18 @@ TRANSPORTS: dict[str, type] = {"slack": SlackBotTransport, "webhook": SlackWebho
 
 def transport_for(batch: Batch, settings: AlertSettings) -> Transport:
     return TRANSPORTS[batch.kind](settings)
+
+
+def missing_secrets(settings: AlertSettings, destinations: list[str]) -> list[str]:
+    """One line per secret the environment lacks for these destinations."""
+    found = []
+    for destination in destinations:
+        kind, target = split_destination(destination)
+        missing = TRANSPORTS[kind].missing_secret(settings, target)
+        if missing and missing not in found:
+            found.append(missing)
+    return found
+
+
+def _unset(variable: str, what: str) -> str | None:
+    return None if os.environ.get(variable) else f"${variable} is not set ({what})"

@@ -17,6 +17,7 @@ kept per (source, role): address, validators, the page's reading) and
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 from http import HTTPStatus
@@ -43,6 +44,8 @@ _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<\?xml[^>]*>\s
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([\w!#$%&+^`{}~-]+)'[^']*'([^;\s]+)", re.I)
 _FILENAME = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.I)
 _MAX_FILE_NAME = 200
+# One line per source as its check starts (`watch287g check` shows these).
+progress = logging.getLogger("watch287g.check")
 
 
 class BaseSpider(scrapy.Spider):
@@ -60,6 +63,7 @@ class BaseSpider(scrapy.Spider):
 
     async def start(self):
         for source in self.sources:
+            progress.info("checking %s: %s", source.name, source.url)
             check = SourceCheck(source=source, started_at=now_iso())
             self.open_checks[source.name] = check
             yield self.request(check, "page", source.url, self.parse_page)
@@ -118,6 +122,13 @@ class BaseSpider(scrapy.Spider):
             fetch.error = f"HTTP {response.status} {_reason(response.status)} from {response.url}"
             check.failures.append(f"{role}: {fetch.error}")
         return fetch
+
+    def provenance(self, check: SourceCheck, fetch: Fetch, file_url: str, **extra) -> dict:
+        """Where a list came from, as its snapshot keeps it: the page, the
+        file's address before and after redirects, the HTTP exchange."""
+        return {"page_url": check.source.url, "file_url": file_url, "final_url": fetch.final_url,
+                "http_status": fetch.status, "etag": fetch.etag, "last_modified": fetch.last_modified,
+                "fetched_at": fetch.fetched_at, **extra}
 
     def remember(self, check: SourceCheck, fetch: Fetch, record: dict | None = None) -> None:
         """Keep a page's validators (and what it said) for the next check's

@@ -7,7 +7,9 @@ import email.utils
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError
 from scrapy.utils.asyncio import sleep
+from twisted.internet.error import DNSLookupError
 
 
 class ConditionalRequestMiddleware:
@@ -41,7 +43,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
     RETRY_EXCEPTIONS), waiting before each retry: WATCH287G_RETRY_BACKOFF
     seconds, doubled at each further retry, at most WATCH287G_RETRY_BACKOFF_MAX,
     and at least what a 429/503's Retry-After asks for (within that maximum).
-    Requests to a site go one at a time, so the wait gives the site a rest."""
+    Requests to a site go one at a time, so the wait gives the site a rest.
+    A host name that does not resolve is not retried: offline, or a typo in
+    the config, a check should say so at once."""
 
     def __init__(self, settings) -> None:
         super().__init__(settings)
@@ -55,6 +59,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
     async def process_exception(self, request, exception, spider=None):
+        if isinstance(exception, (CannotResolveHostError, DNSLookupError)):
+            return None   # a name that does not resolve will not resolve in 5 s either: fail fast
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
             await sleep(self._delay(result, None))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-Deliveries = Callable[[dict], Iterable[dict]]
+from watch287g.core.events import Event
+
+Deliveries = Callable[[Event], Iterable[dict]]
 
 
-def record(db, events: list[dict], deliveries: Deliveries | None) -> list[dict]:
+def record(db, events: list[Event], deliveries: Deliveries | None) -> list[Event]:
     """Append ``events`` to the log and queue their deliveries (none with
     ``deliveries=None``, as in a dry run or a replay without alerts)."""
     if not events:
@@ -26,7 +28,7 @@ def record(db, events: list[dict], deliveries: Deliveries | None) -> list[dict]:
     return events
 
 
-def queue(db, events: list[dict], deliveries: Deliveries) -> int:
+def queue(db, events: list[Event], deliveries: Deliveries) -> int:
     """Queue the delivery rows of events already in the log; idempotent."""
     existing = db.outbox.keys()
     rows = []

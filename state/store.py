@@ -346,11 +346,15 @@ class Store:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def check_dir(self) -> None:
+        """Refuse a data dir that is a file, in one line."""
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise StoreError(f"the data dir {self.data_dir} is a file, not a folder")
+
     def check_usable(self) -> None:
         """Refuse a data dir that is a file, or a state file that cannot be
         read, with one line saying what to do."""
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise StoreError(f"the data dir {self.data_dir} is a file, not a folder")
+        self.check_dir()
         self._load()
 
     @contextlib.contextmanager
@@ -374,8 +378,7 @@ class Store:
 
     def read(self) -> StateDB:
         """The last committed state, without the lock."""
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise StoreError(f"the data dir {self.data_dir} is a file, not a folder")
+        self.check_dir()
         return StateDB(self.path, self._load(), writable=False)
 
     def save(self, data: dict) -> None:
@@ -386,8 +389,7 @@ class Store:
         atomic_write_bytes(self.path, payload)
 
     def _make_dir(self) -> None:
-        if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise StoreError(f"the data dir {self.data_dir} is a file, not a folder")
+        self.check_dir()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -129,6 +129,21 @@ def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     assert "events recorded: 21 agreement.corrected, 2 agreement.signed, 2 pending.added, 1 source.failing, " \
            "1 source.recovered" in out
     assert (tmp_path / "demo" / "state.json").exists()
+    # Dated as ICE published the lists, not as today.
+    assert "same content as the list seen at 2025-03-31T23:15:00Z" in out
+    assert "since 2025-04-01T13:05:00Z" in out
+    # What a subscriber receives, rendered by the real transports' renderers.
+    slack = out.split("What a Slack channel subscribed to these alerts receives")[1].split("And an e-mail")[0]
+    assert "*Florida State Guard (FL) signed a Task Force Model agreement*" in slack
+    assert "participatingAgencies-20250327195954.xlsx" in slack and "row 71" in slack
+    assert "Subject: 287(g): Florida State Guard (FL) signed a Task Force Model agreement" in out
+    # Run again on the kept folder: refused in one line, the state untouched.
+    state = (tmp_path / "demo" / "state.json").read_bytes()
+    again = subprocess.run([sys.executable, "-m", "watch287g.cli", "demo", "--data-dir", str(tmp_path / "demo")],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip().endswith("already holds a watch287g state: give the demo an empty or new folder")
+    assert (tmp_path / "demo" / "state.json").read_bytes() == state
 
 
 # -- source health (state/health.py), without a crawl ------------------------

@@ -51,9 +51,11 @@ class CheckOutcome:
 def cli_argv(config: Config, *args: str) -> list[str]:
     """``watch287g ARGS`` as a child of this process, reading the same config
     file (with the built-in default, it resolves the same way from the same
-    environment)."""
+    environment). ``-P``: the working directory is not put on the module
+    path, so a folder there named like a package cannot shadow the
+    installed watch287g."""
     chosen = ["--config", str(config.path)] if config.path else []
-    return [sys.executable, "-m", "watch287g.cli", *chosen, *args]
+    return [sys.executable, "-P", "-m", "watch287g.cli", *chosen, *args]
 
 
 class CheckRunner:
@@ -116,9 +118,10 @@ class CheckRunner:
         payload = _last_json(out)
         stderr_line = _last_line(err)
         message = str(payload.get("message") or stderr_line)[:_MESSAGE_CHARS]
-        if code == 0:
+        reported = "sources" in payload      # the child finished its check and recorded it
+        if code == 0 and reported:
             status = OK
-        elif code == 1:
+        elif code == 1 and reported:
             status = FAILED
         elif self._closed:
             status, message = INTERRUPTED, _STOPPING
@@ -128,7 +131,7 @@ class CheckRunner:
             status, message = BUSY, message or "another check is running"
         else:
             status = CRASHED
-            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code} without a result"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
         events = [event for result in payload.get("sources", []) if isinstance(result, dict)
                   for event in result.get("events", [])]

@@ -9,23 +9,25 @@ from __future__ import annotations
 import os
 import sys
 
-from watch287g.alerts import digest, outbox
 from watch287g.alerts.subscriptions import (
     ACTIVE,
     PAUSED,
+    REMOVED,
     SubscriptionError,
     add_subscription,
     all_subscriptions,
     check_changeable,
     make_destination,
     make_filter,
-    remove_subscription,
     set_status,
     split_destination,
 )
-from watch287g.command import EXIT_FAILED, Context, add_command
+from watch287g.command import EXIT_BUSY, EXIT_FAILED, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.core.timeutil import to_iso, utcnow
+
+# The outbox (and slack-sdk, smtplib under it) is imported when a command
+# runs, not when the parser is built: `watch287g check` pays for none of it.
 
 
 def register(subparsers) -> None:
@@ -106,45 +108,35 @@ def _setup_warnings(ctx: Context, destination: str) -> list[str]:
 
 def _change(ctx: Context, ident: str, status: str) -> tuple:
     """Change a stored subscription's status; cancel what it no longer gets."""
+    from watch287g.alerts import outbox
+
     store, fixed, now = ctx.store(), ctx.settings.subscriptions, to_iso(utcnow())
     try:
         check_changeable(store.read(), fixed, ident, ctx.config.origin)   # refuse before taking the lock
         with store.write() as db:
-            if status == "removed":
-                subscription = remove_subscription(db, fixed, ident, "cli", now)
-            else:
-                subscription = set_status(db, fixed, ident, status, "cli", now)
+            subscription = set_status(db, fixed, ident, status, "cli", now)
             cancelled = outbox.cancel_undeliverable(db, ctx.settings.alerts, fixed, now)
     except SubscriptionError as err:
         raise UserError(str(err)) from None
     return subscription, cancelled
 
 
-def cmd_unsubscribe(ctx: Context, args) -> int:
-    subscription, cancelled = _change(ctx, args.id, "removed")
-    if ctx.json:
-        ctx.emit({"unsubscribed": subscription.to_doc(), "cancelled": cancelled})
-    else:
-        print(f"unsubscribed {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
-    return 0
+def _status_command(status: str, verb: str, note: str):
+    """The command that moves a stored subscription to ``status``."""
+    def command(ctx: Context, args) -> int:
+        subscription, cancelled = _change(ctx, args.id, status)
+        if ctx.json:
+            ctx.emit({verb: subscription.to_doc(), "cancelled": cancelled})
+        else:
+            print(f"{verb} {subscription.describe()} ({note.format(cancelled=cancelled)})")
+        return 0
+
+    return command
 
 
-def cmd_pause(ctx: Context, args) -> int:
-    subscription, cancelled = _change(ctx, args.id, PAUSED)
-    if ctx.json:
-        ctx.emit({"paused": subscription.to_doc(), "cancelled": cancelled})
-    else:
-        print(f"paused {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
-    return 0
-
-
-def cmd_resume(ctx: Context, args) -> int:
-    subscription, _ = _change(ctx, args.id, ACTIVE)
-    if ctx.json:
-        ctx.emit({"resumed": subscription.to_doc()})
-    else:
-        print(f"resumed {subscription.describe()} (it gets events recorded from now on)")
-    return 0
+cmd_unsubscribe = _status_command(REMOVED, "unsubscribed", "{cancelled} undelivered alerts cancelled")
+cmd_pause = _status_command(PAUSED, "paused", "{cancelled} undelivered alerts cancelled")
+cmd_resume = _status_command(ACTIVE, "resumed", "it gets events recorded from now on")
 
 
 def cmd_subscriptions(ctx: Context, args) -> int:
@@ -162,11 +154,15 @@ def cmd_subscriptions(ctx: Context, args) -> int:
 
 
 def cmd_deliver(ctx: Context, args) -> int:
+    from watch287g.alerts import outbox
+
     report = outbox.deliver_due(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions)
     return _print_delivery(ctx, report)
 
 
 def cmd_digest(ctx: Context, args) -> int:
+    from watch287g.alerts import digest
+
     report = digest.send_digests(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions, args.cadence)
     if not ctx.json:
         print(f"{args.cadence} digest: {report['released']} queued items released")
@@ -185,10 +181,14 @@ def _print_delivery(ctx: Context, report: dict) -> int:
                   f"in {batch['messages']} messages, {outcome}")
         print(f"sent {report['sent']}, failed {report['failed']}, still pending {report['pending']}"
               + (f", settled after a crash {report['reconciled']}" if report["reconciled"] else ""))
+    if report.get("busy"):
+        return EXIT_BUSY
     return EXIT_FAILED if report["failed"] else 0
 
 
 def cmd_outbox(ctx: Context, args) -> int:
+    from watch287g.alerts import outbox
+
     state = outbox.status(ctx.store().read())
     if ctx.json:
         ctx.emit(state)

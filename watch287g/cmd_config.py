@@ -44,13 +44,6 @@ def _validators() -> list[tuple[str, object]]:
     ]
 
 
-def _environment_checks() -> list:
-    """Functions of the Config returning one warning line per thing the
-    file asks of this environment that it lacks (an unset secret)."""
-    from watch287g.slackapp.settings import unset_secrets
-
-    return [unset_secrets]
-
 
 def known_sections() -> set[str]:
     """Top-level names a config may use: the default file's, plus the
@@ -68,9 +61,10 @@ def check_sections(config: Config) -> None:
     reject_unknown(config.section("watch287g"), {"data_dir"}, "[watch287g]")
 
 
-def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that
-    refused], "warnings": [what the environment lacks]}."""
+def check_config(config: Config, data_dir: Path | None = None, secrets: bool = True) -> dict:
+    """{"config": origin, "checked": [...], "errors": [one line per layer
+    that refused, and per secret a configured destination needs but the
+    environment lacks]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -78,9 +72,31 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
-    warnings = [line for check in _environment_checks() for line in check(config)]
-    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors,
-            "warnings": warnings}
+    if secrets and not errors:
+        checked.append("secrets in the environment")
+        errors.extend(_missing_secrets(config, data_dir))
+    return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
+
+
+def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
+    """Secrets that the configured destinations (the config's subscriptions,
+    the operator's, and those stored in the data dir) and the Slack app need."""
+    from watch287g.alerts.subscriptions import stored_subscriptions
+    from watch287g.alerts.transports import missing_secrets
+    from watch287g.settings import Settings
+    from watch287g.state.store import Store, StoreError
+
+    settings = Settings(config)
+    destinations = [s.destination for s in settings.subscriptions] + settings.alerts.operator.destinations()
+    if data_dir is not None:
+        try:
+            store = Store(data_dir)
+            if store.exists():
+                destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
+        except StoreError as err:
+            return [str(err)]
+    app = settings.slack_app.missing_secrets(settings.alerts.slack.bot_token_env) if settings.slack_app else []
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] + app
 
 
 def _with_origin(message: str, config: Config) -> str:
@@ -109,13 +125,10 @@ def _no_action(ctx: Context, args) -> int:
 
 def cmd_check(ctx: Context, args) -> int:
     config = load_config(args.file) if args.file else ctx.config
-    result = check_config(config)
+    result = check_config(config, ctx.data_dir)
     if ctx.json:
         ctx.emit(result)
-        return 0 if result["ok"] else 2
-    for line in result["warnings"]:
-        print(f"watch287g: warning: {line}", file=sys.stderr)
-    if result["ok"]:
+    elif result["ok"]:
         print(f"{config.origin}: OK ({'; '.join(result['checked'])})")
     else:
         for line in result["errors"]:

@@ -12,10 +12,10 @@ from typing import Iterable
 
 from watch287g.core import events as ev
 from watch287g.core.errors import UserError
-from watch287g.core.normalize import MODELS, STATES, state_code
+from watch287g.core.normalize import MODEL_CODES, MODELS, STATES, state_code
 from watch287g.state.store import StateDB
 
-MODEL_CODES = {"Jail Enforcement Model": "JEM", "Task Force Model": "TFM", "Warrant Service Officer": "WSO"}
+CODE_OF_MODEL = {model: code for code, model in MODEL_CODES.items()}
 CSV_FIELDS = ("id", "type", "observed_at", "state", "agency", "model", "signed", "county", "agency_type",
               "moa_url", "source_kind", "source_file_name", "source_sha256", "row_line", "changes", "message")
 
@@ -123,7 +123,7 @@ def render_table(events: list[dict]) -> str:
     for event in events:
         short_type = event["type"].split(".", 1)[1] if event["type"].startswith(("agreement.", "pending.")) \
             else event["type"]
-        model = MODEL_CODES.get(event.get("model") or "", "")
+        model = CODE_OF_MODEL.get(event.get("model") or "", "")
         agency = event.get("agency") or ""
         detail = describe(event)
         text = f"{agency} — {detail}" if agency and detail else agency or detail
@@ -153,7 +153,7 @@ def status_report(db: StateDB) -> dict:
     by_model = Counter(a["model"] or "unknown" for a in listed)
     by_state_model: dict[str, dict[str, int]] = {}
     for a in listed:
-        by_state_model.setdefault(a["state"] or "??", Counter())[MODEL_CODES.get(a["model"] or "", "?")] += 1
+        by_state_model.setdefault(a["state"] or "??", Counter())[CODE_OF_MODEL.get(a["model"] or "", "?")] += 1
     pending = Counter(p["status"] for p in db.pending.all())
     missing = sorted((a for a in agreements if a["status"] == "missing"), key=lambda a: a["missing_since"])
     return {

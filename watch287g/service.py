@@ -54,7 +54,7 @@ from watch287g.frontends import Frontends
 from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
 from watch287g.settings import Settings
-from watch287g.state.store import Store, StoreError
+from watch287g.state.store import Store, StoreBusy, StoreError
 
 log = logging.getLogger("watch287g.service")
 
@@ -88,6 +88,7 @@ class Service:
         self._checking = threading.Lock()          # held by the checks worker while a check runs
         self._beat_lock = threading.Lock()
         self._stopped = False                      # the final heartbeat is written
+        self.failure: str | None = None            # why the service stopped itself
         self.scheduler = self._build_scheduler()
 
     # --- life cycle -------------------------------------------------------
@@ -102,6 +103,7 @@ class Service:
                             f"(pid {beat.get('pid', '?')})") from None
         frontends = Frontends(self.app, self.store, checker=self)
         try:
+            self.store.check_usable()
             self._install_signals()
             frontends.start()           # the Slack app, when configured
             self.scheduler.start()      # blocks until shutdown
@@ -109,8 +111,10 @@ class Service:
         finally:
             self._answer_waiting([])    # requests queued behind the shutdown: nothing was checked
             frontends.stop()
-            self.beat("stopped")
+            self.beat("stopped" if self.failure is None else f"failed: {self.failure}", final=True)
             lock.release()
+        if self.failure is not None:
+            raise StoreError(self.failure)
         log.info("service stopped")
         return 0
 
@@ -293,7 +297,7 @@ class Service:
     def _deliver(self) -> None:
         result = self._outbox.deliver_due(self.store, self.app.alerts, self.app.subscriptions)
         if result.get("sent") or result.get("failed"):
-            log.info("deliver: %s", result)
+            log.info("deliver: %d sent, %d failed, %d waiting", result["sent"], result["failed"], result["pending"])
 
     def _digest_job(self, cadence: str) -> None:
         if not self.stopping.is_set():
@@ -302,15 +306,22 @@ class Service:
     def _digest_send(self, cadence: str) -> None:
         result = self._digest.send_digests(self.store, self.app.alerts, self.app.subscriptions, cadence)
         if result.get("released") or result.get("failed"):
-            log.info("%s digest: %s", cadence, result)
+            log.info("%s digest: %d released, %d sent, %d failed", cadence, result["released"], result["sent"],
+                     result["failed"])
 
     def _guard(self, what: str, func, *args, **kwargs) -> None:
         """A job's failure is a log line, never the end of the service.
         Problems an operator can fix get one line; bugs keep their traceback."""
         try:
             func(*args, **kwargs)
-        except (UserError, ConfigError, StoreError) as err:
+        except (UserError, ConfigError, StoreBusy) as err:
             log.warning("%s: %s", what, err)
+        except StoreError as err:
+            # The state cannot be read or written: every job would fail the
+            # same way. Stop, saying why, rather than look healthy.
+            log.error("%s: %s; stopping the service", what, err)
+            self.failure = str(err)
+            self.stop(f"the state cannot be used: {err}")
         except SchedulerNotRunningError:
             pass  # shutting down
         except Exception:  # noqa: BLE001 - the service outlives a bug in one job
@@ -325,13 +336,14 @@ class Service:
             runs[job.id] = to_iso(when) if when else None
         return dict(sorted(runs.items()))
 
-    def beat(self, state: str | None = None) -> None:
-        """Rewrite the heartbeat. After the final "stopped" beat, a worker
-        thread still winding down must not overwrite it."""
+    def beat(self, state: str | None = None, final: bool = False) -> None:
+        """Rewrite the heartbeat. After the final beat ("stopped", or why the
+        service stopped itself), a worker thread still winding down must not
+        overwrite it."""
         with self._beat_lock:
             if self._stopped:
                 return
-            self._stopped = state == "stopped"
+            self._stopped = final
             self._write_beat(state or ("stopping" if self.stopping.is_set() else "running"))
 
     def _write_beat(self, state: str) -> None:

@@ -23,6 +23,7 @@ from watch287g.core import __version__
 from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
+from watch287g.readers.xlsx import Limits
 from watch287g.slackapp.settings import SlackAppSettings
 from watch287g.state.policy import Policy
 
@@ -48,7 +49,7 @@ class CrawlSettings:
     retry_backoff: float = 5.0
     retry_backoff_max: float = 60.0
     max_page_mb: float = 5.0
-    max_workbook_mb: float = 20.0
+    max_workbook_mb: float = Limits().max_file_bytes / _MB
     lock_wait: float = 5.0
 
     @classmethod

@@ -85,21 +85,3 @@ class SlackAppSettings:
         )
 
 
-
-def unset_secrets(config: Config) -> list[str]:
-    """For ``watch287g config check``: a line per secret the configured
-    Slack app needs that this environment lacks (a broken section is
-    reported by ``SlackAppSettings.from_config`` itself)."""
-    from watch287g.alerts.settings import AlertSettings, SlackSettings
-
-    try:
-        settings = SlackAppSettings.from_config(config)
-    except ConfigError:
-        return []
-    if settings is None:
-        return []
-    try:
-        bot_token_env = AlertSettings.from_config(config).slack.bot_token_env
-    except ConfigError:
-        bot_token_env = SlackSettings().bot_token_env   # [slack]'s own mistake has its own line
-    return settings.missing_secrets(bot_token_env)
