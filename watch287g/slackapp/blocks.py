@@ -22,7 +22,7 @@ from watch287g.alerts.render_slack import (
 from watch287g.alerts.subscriptions import ACTIVE, PAUSED, Filter, Subscription, state_name
 from watch287g.check_runner import BUSY, OK, CheckOutcome
 from watch287g.core import events as ev
-from watch287g.report import MODEL_CODES
+from watch287g.report import CODE_OF_MODEL
 
 COMMAND = "/287g"
 HOME_SUBSCRIPTIONS = 20     # per list on the App Home: 2 blocks each, and a view holds 100
@@ -62,7 +62,7 @@ def filter_fields(filter_: Filter, cadence: str) -> list[tuple[str, str]]:
         what = "every change but corrections"
     else:
         what = ", ".join(SHORT_VERBS.get(t, t) for t in filter_.types)
-    models = ", ".join(MODEL_CODES.get(m, m) for m in filter_.models) or "all"
+    models = ", ".join(CODE_OF_MODEL.get(m, m) for m in filter_.models) or "all"
     fields = [("Events", what), ("Where", where), ("Models", models), ("When", _CADENCE_WORDS[cadence])]
     if filter_.agency_contains:
         fields.append(("Agency name contains", f"“{filter_.agency_contains}”"))
