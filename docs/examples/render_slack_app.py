@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from render_examples import blocks_to_html, screenshot  # noqa: E402
+from render_examples import MESSAGE_CSS, blocks_to_html, post, screenshot  # noqa: E402
 
 from watch287g.alerts.subscriptions import add_subscription, make_filter  # noqa: E402
 from watch287g.check_runner import CheckOutcome  # noqa: E402
@@ -83,28 +83,15 @@ def app_blocks_to_html(shown: list[dict]) -> str:
 
 
 def page(home_view: dict, subscribed: list[dict], result: list[dict]) -> str:
-    def post(body: str, note: str) -> str:
-        return (f'<div class="msg"><div class="avatar">287</div><div><div class="who">watch287g '
-                f'<span class="app">APP</span> <span class="time">{note}</span></div>{body}</div></div>')
-
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><style>
-body {{ font: 15px/1.46 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1c1d; margin: 0;
-       background: #f4f4f4; display: flex; gap: 24px; padding: 16px; align-items: flex-start; }}
+{MESSAGE_CSS}body {{ display: flex; gap: 24px; padding: 16px; align-items: flex-start; }}
 .pane {{ width: 520px; background: #fff; border-radius: 12px; padding: 12px 16px;
          box-shadow: 0 2px 12px rgba(0,0,0,.15); }}
 .title {{ font-weight: 700; border-bottom: 1px solid #ddd; padding-bottom: 8px; margin-bottom: 8px; }}
-.msg {{ display: flex; gap: 8px; margin: 10px 0 18px; }}
-.avatar {{ flex: none; width: 36px; height: 36px; border-radius: 6px; background: #1d4ed8; color: #fff;
-           font-weight: 700; font-size: 12px; display: flex; align-items: center; justify-content: center; }}
-.who {{ font-weight: 700; }} .app {{ font-size: 10px; background: #eee; color: #666; padding: 1px 3px; }}
-.time {{ font-weight: 400; color: #777; font-size: 12px; }}
-.header {{ font-size: 18px; font-weight: 800; margin: 4px 0; }}
-.section {{ margin: 6px 0; }} .fields {{ display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; margin: 6px 0; }}
-.context {{ font-size: 12px; color: #616061; margin: 4px 0; }} hr {{ border: 0; border-top: 1px solid #ddd; }}
+.section {{ margin: 6px 0; }}
 .actions {{ margin: 2px 0 10px; }} .button {{ display: inline-block; border: 1px solid #bbb; border-radius: 4px;
            padding: 2px 12px; margin-right: 8px; font-weight: 700; font-size: 13px; }}
 .button.danger {{ color: #e01e5a; }} .mention {{ background: #e8f5fa; color: #1264a3; border-radius: 3px; }}
-.label {{ color: #777; font-size: 12px; text-transform: uppercase; letter-spacing: .05em; margin: 14px 0 4px; }}
 code {{ font-size: 12px; background: #f6f6f6; border: 1px solid #ddd; border-radius: 3px; color: #c01343; }}
 .eph {{ color: #777; font-size: 12px; margin-left: 44px; margin-top: -14px; }}
 </style></head><body>
