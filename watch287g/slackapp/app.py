@@ -302,6 +302,8 @@ def build_app(settings: Settings, store: Store, checker: Checker | None, signing
     ``[slack] api_base_url``. ``signing_secret`` None: Socket Mode, where
     Slack's websocket replaces request signing."""
     slack = settings.alerts.slack
+    # Retrying is safe here: the app reads, publishes views (idempotent) and
+    # posts ephemeral notes (a rare duplicate is shown once to one person).
     client = WebClient(token=os.environ.get(slack.bot_token_env), base_url=slack.api_base_url,
                        timeout=int(slack.timeout_seconds), retry_handlers=retry_handlers(slack))
     app = App(client=client, signing_secret=signing_secret, request_verification_enabled=signing_secret is not None,
