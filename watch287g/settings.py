@@ -25,6 +25,7 @@ from watch287g.core.config import Config, ConfigError, get, get_number, reject_u
 from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
 from watch287g.readers.xlsx import Limits
+from watch287g.slackapp.settings import SlackAppSettings
 from watch287g.state.policy import Policy
 from watch287g.web.settings import WebSettings
 
@@ -164,6 +165,11 @@ class Settings:
     @cached_property
     def web(self) -> WebSettings:
         return WebSettings.from_config(self.config)
+
+    @cached_property
+    def slack_app(self) -> SlackAppSettings | None:
+        """[slack_app]; None when the Slack app is not configured."""
+        return SlackAppSettings.from_config(self.config)
 
     @cached_property
     def subscriptions(self) -> tuple[Subscription, ...]:
