@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from watch287g.core import events as ev
@@ -59,10 +60,12 @@ counties = ["Polk"]
         assert "https://www.ice.gov/doclib/about/offices/ero/pdf/287gMOA/r_287gFL412.pdf" in body
         assert "participatingAgencies-20250301180751.xlsx" in body and "row 412" in body
         assert "watch287g unsubscribe" not in body              # a config subscription...
-    assert "remove the [[subscriptions]] entry named 'polk-watch'" in text   # ...says how to stop
+    # ...says whom the reader asks to stop it (the reader cannot edit the operator's config).
+    assert ("You get this e-mail for subscription 'polk-watch' (instant: counties Polk). "
+            "To stop it, write to alerts@watch287g.example and ask to cancel it.") in text
 
 
-def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body(tmp_path, smtp, cli):
+def test_default_list_unsubscribe_is_a_mailto_and_the_footer_says_whom_to_ask(tmp_path, smtp, cli):
     config_path = tmp_path / "watch287g.toml"
     config_path.write_text(email_config(smtp.port))
     code, out, err = cli("subscribe", "--email", REPORTER, "--state", "fl", config_file=config_path)
@@ -75,7 +78,26 @@ def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body
 
     message = smtp.inbox[0].message
     assert message["List-Unsubscribe"] == "<mailto:alerts@watch287g.example?subject=unsubscribe>"
-    assert "run: watch287g unsubscribe s1" in message.get_body(("plain",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "watch287g unsubscribe" not in text                    # a command the reader cannot run
+    assert ("You get this e-mail for subscription s1 (instant: Florida). To stop it, write to "
+            "alerts@watch287g.example and ask to cancel it.") in text
+
+
+def test_footer_without_a_real_sender_address_says_to_ask_the_operator(tmp_path, smtp):
+    config = write_config(tmp_path, email_config(smtp.port).replace(
+        'from_address = "alerts@watch287g.example"', 'from_address = "watch287g@localhost"') + f"""
+[[subscriptions]]
+name = "all"
+email = "{REPORTER}"
+cadence = "weekly"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+    send_digest(store, config, "weekly", NOW)
+    text = smtp.inbox[0].message.get_body(("plain",)).get_content()
+    assert ("You get this e-mail for subscription 'all' (weekly: every change). To stop it, ask whoever "
+            "set up these alerts for you to cancel it.") in text
 
 
 def test_agency_name_cannot_inject_a_header(tmp_path, smtp):
@@ -186,7 +208,9 @@ types = ["corrected"]
     record(store, [corrected], config)
     deliver(store, config, NOW)
     assert [r.rcpt_tos for r in smtp.inbox] == [["pedant@example.org"]]
-    assert "county: Polk → Polk County" in smtp.inbox[0].message.get_body(("plain",)).get_content()
+    text = smtp.inbox[0].message.get_body(("plain",)).get_content()
+    assert "ICE changed: County: Polk → Polk County" in text
+    assert "county" not in text                                    # no internal field name
 
 
 def test_smtp_outage_loses_nothing(tmp_path):
@@ -217,3 +241,59 @@ email = "{REPORTER}"
         assert "2 changes" in received.message["Subject"]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("refusal", ["rcpt", "data"])
+def test_an_address_the_server_refuses_for_good_is_paused_and_shown_to_the_operator(tmp_path, smtp, cli, refusal):
+    reply = "550 5.1.1 <gone@news.example>: no such user" if refusal == "rcpt" else "554 5.7.1 message refused"
+    (smtp.refuse_rcpt if refusal == "rcpt" else smtp.refuse_data)["gone@news.example"] = reply
+    config_path = tmp_path / "watch287g.toml"
+    config_path.write_text(email_config(smtp.port) + """
+[[subscriptions]]
+name = "desk"
+email = "gone@news.example"
+""")
+    assert cli("subscribe", "--email", "gone@news.example", "--state", "FL", config_file=config_path)[0] == 0
+    assert cli("subscribe", "--email", REPORTER, config_file=config_path)[0] == 0
+    from watch287g.core.config import load_config
+    config = load_config(config_path)
+    store = Store(cli.data_dir)
+    record(store, [agreement_event()], config)
+
+    report = deliver(store, config, NOW)
+    assert report["sent"] == 1 and report["failed"] == 2        # the reporter's went; the refused address's did not
+    stored = store.read().subscriptions.get("s1")
+    assert stored["status"] == "paused"
+    assert stored["history"][-1]["by"] == "smtp" and reply.split(":")[0] in stored["history"][-1]["what"]
+    by_subscription = {d["subscription_id"]: d["status"] for d in outbox_docs(store)}
+    # The stored subscription is paused and its alert cancelled; the config
+    # file's own subscription cannot be paused from here: it keeps retrying.
+    assert by_subscription == {"s1": "cancelled", "s2": "sent", "config:desk": "pending"}
+    record(store, [agreement_event(agency="LEE COUNTY SHERIFF'S OFFICE", line=5)], config)
+    assert "s1" not in {d["subscription_id"] for d in outbox_docs(store) if d["event_id"] == 2}
+
+    code, out, _ = cli("subscriptions", config_file=config_path)
+    assert code == 0 and "s1 [paused]: email gone@news.example" in out and "by smtp" in out
+    code, out, _ = cli("status", config_file=config_path)
+    assert code == 0 and "PAUSED s1 (email:gone@news.example)" in out and "refuses the address" in out
+    code, out, _ = cli("status", "--json", config_file=config_path)
+    [refused] = json.loads(out)["refused_addresses"]
+    assert refused["subscription"] == "s1" and reply.split(":")[0] in refused["reason"]
+
+
+def test_a_temporary_refusal_is_retried_not_paused(tmp_path, smtp, cli):
+    smtp.refuse_rcpt[REPORTER] = "450 4.2.1 mailbox busy, try later"
+    config_path = tmp_path / "watch287g.toml"
+    config_path.write_text(email_config(smtp.port))
+    assert cli("subscribe", "--email", REPORTER, config_file=config_path)[0] == 0
+    from watch287g.core.config import load_config
+    config = load_config(config_path)
+    store = Store(cli.data_dir)
+    record(store, [agreement_event()], config)
+
+    assert deliver(store, config, NOW)["failed"] == 1
+    assert store.read().subscriptions.get("s1")["status"] == "active"
+    [doc] = outbox_docs(store)
+    assert doc["status"] == "pending" and "450 4.2.1 mailbox busy" in doc["last_error"]
+    del smtp.refuse_rcpt[REPORTER]
+    assert deliver(store, config, NOW + dt.timedelta(minutes=2))["sent"] == 1

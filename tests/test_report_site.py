@@ -123,6 +123,30 @@ def test_served_under_a_strict_content_security_policy(chromium, strict_server):
         assert console_errors(chromium) == [], page
 
 
+def test_served_by_the_web_app(chromium, site, tmp_path, monkeypatch):
+    """The project's own web app serves the folder at /report/ under its CSP."""
+    from tests.support.web import SECRET
+    from tests.support.web_site import Site
+    from watch287g.testing.smtp import SmtpServer
+
+    monkeypatch.setenv("WATCH287G_WEB_SECRET", SECRET)
+    smtp = SmtpServer().start()
+    web = Site(tmp_path, smtp, web_extra=f'report_dir = "{site}"')
+    try:
+        chromium.get(f"{web.base}/report/")
+        figures = json.loads((site / "data" / "stats.json").read_text())
+        assert len(chromium.find_elements(By.CSS_SELECTOR, "#national-map path[data-fips]")) == \
+            figures["counties_covered"]
+        chromium.find_element(By.CSS_SELECTOR, "#state-table a[href='states/FL.html']").click()
+        assert chromium.current_url == f"{web.base}/report/states/FL.html"
+        chromium.find_element(By.CSS_SELECTOR, "#roster thead th:nth-child(5) button").click()   # the script ran
+        assert chromium.find_element(By.CSS_SELECTOR, "#roster thead th:nth-child(5)").get_attribute("aria-sort")
+        assert console_errors(chromium) == []
+    finally:
+        web.close()
+        smtp.stop()
+
+
 def test_no_inline_script_and_every_link_resolves(site):
     for page in pages(site):
         document = lxml_html.parse(str(page)).getroot()
