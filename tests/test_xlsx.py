@@ -357,13 +357,14 @@ def test_refuses_input_over_the_size_limit():
 
 def test_refuses_sheets_over_the_row_and_column_limits(parse_mode):
     data = fixture(EARLIEST)
-    assert refused(data, Limits(max_rows=100)) == "sheet too large: more than 100 rows"
+    # 151 data rows under the header: the header does not count.
+    assert refused(data, Limits(max_rows=150)) == "sheet too large: more than 150 data rows"
     assert refused(data, Limits(max_cols=5)) == "sheet too large: more than 5 columns"
-    assert len(read_first_sheet(data, Limits(max_rows=152, max_cols=6))) == 152
+    assert len(read_first_sheet(data, Limits(max_rows=151, max_cols=6))) == 152
     rels = faults.relationships(("rId1", "hyperlink", "https://ice.gov/a.pdf", True))
     far_link = faults.build_xlsx(faults.worksheet("", '<hyperlinks><hyperlink ref="A1:A200" r:id="rId1"/>'
                                                       "</hyperlinks>"), sheet_rels=rels)
-    assert refused(far_link, Limits(max_rows=100)) == "sheet too large: more than 100 rows"
+    assert refused(far_link, Limits(max_rows=100)) == "sheet too large: more than 100 data rows"
     overlapping = faults.build_xlsx(faults.worksheet("", '<hyperlinks><hyperlink ref="A1:J10" r:id="rId1"/>'
                                                          '<hyperlink ref="J10:A1" r:id="rId1"/></hyperlinks>'),
                                     sheet_rels=rels)
