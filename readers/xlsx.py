@@ -537,14 +537,14 @@ def _read_plain_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Gri
     """The sheet read through the fast path, or None if it is not in the plain form."""
     start = content.find(_SHEET_DATA_OPEN)
     end = content.rfind(_SHEET_DATA_CLOSE)
-    if (len(content) > _TREE_MAX_BYTES or start < 0 or end < start
-            or content.count(b"<sheetData") != 1 or content.count(_SHEET_DATA_CLOSE) != 1):
+    if start < 0 or end < start or content.count(b"<sheetData") != 1 or content.count(_SHEET_DATA_CLOSE) != 1:
         return None
     rest = content[:start] + _SHEET_DATA_EMPTY + content[end + len(_SHEET_DATA_CLOSE):]
+    if len(rest) > _TREE_MAX_BYTES:
+        return None
     try:
         root = etree.fromstring(rest, etree.XMLParser(**_XML_OPTIONS))
-        body = content[start + len(_SHEET_DATA_OPEN):end].decode("utf-8")
-    except (etree.XMLSyntaxError, UnicodeDecodeError):
+    except etree.XMLSyntaxError:
         return None  # the general reader gives the precise error
     _check_root(root, book.sheet_part, _WORKSHEET)
     if root.getroottree().docinfo.encoding.upper() != "UTF-8":
@@ -558,16 +558,30 @@ def _read_plain_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Gri
             placeholders += 1
     if placeholders != 1:
         return None  # the sheetData is not the worksheet's own child in the main namespace
-    grid = _read_plain_sheet_data(body, book, limits)
+    try:
+        grid = _read_plain_sheet_data(content, start + len(_SHEET_DATA_OPEN), end, book, limits)
+    except UnicodeDecodeError:
+        return None
     return None if grid is None else (grid, links)
 
 
-def _read_plain_sheet_data(body: str, book: _Book, limits: Limits) -> _Grid | None:
+def _plain_tokens(content: bytes, start: int, end: int) -> Iterator[tuple[str, ...]]:
+    """The tokens of content[start:end], a slice of about _CHUNK_BYTES ending
+    after a </row> at a time, so a long list never holds more than one slice's
+    tokens. Raises UnicodeDecodeError for bytes that are not UTF-8."""
+    while start < end:
+        cut = content.find(b"</row>", start + _CHUNK_BYTES, end)
+        cut = end if cut < 0 else cut + len("</row>")
+        yield from _PLAIN_TOKEN.findall(content[start:cut].decode("utf-8"))
+        start = cut
+
+
+def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, limits: Limits) -> _Grid | None:
     grid = _Grid(limits)
     memo: dict[object, Cell] = {}
     row_number = 0
     cells: list[Cell] | None = None  # the open row's
-    for letters, style, kind, text, row_start, number, empty, row_end, other in _PLAIN_TOKEN.findall(body):
+    for letters, style, kind, text, row_start, number, empty, row_end, other in _plain_tokens(content, start, end):
         if letters:
             if cells is None:
                 return None  # a cell outside a row

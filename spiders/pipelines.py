@@ -117,7 +117,8 @@ def _list_verdict(db: StateDB, run, check: SourceCheck, download: ListDownload) 
     observed_at = download.fetch.fetched_at
     provenance = {**download.provenance, "sha256": sha256}
     if download.format == "xlsx":
-        snapshot = snapshot_from_workbook(source, kind, observed_at, download.file_name, content, provenance)
+        snapshot = snapshot_from_workbook(source, kind, observed_at, download.file_name, content, provenance,
+                                          run.workbook_limits)
     else:
         snapshot = html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
     if run.dry_run:

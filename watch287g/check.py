@@ -27,6 +27,7 @@ from watch287g.core import __version__
 from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 from watch287g.core.errors import BusyError, UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
+from watch287g.readers.xlsx import DEFAULT_MAX_ROWS, Limits
 from watch287g.state.policy import Policy
 from watch287g.state.store import StateDB, Store
 
@@ -37,8 +38,9 @@ KINDS = ("participating", "pending")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SOURCE_KEYS = {"name", "type", "url", "format", "kind", "selector", "enabled", "failing_after"}
 _CRAWL_KEYS = {"contact", "project_url", "download_delay", "timeout", "retries", "retry_backoff",
-               "retry_backoff_max", "max_page_mb", "max_workbook_mb", "lock_wait"}
+               "retry_backoff_max", "max_page_mb", "max_workbook_mb", "max_list_rows", "lock_wait"}
 _MB = 1024 * 1024
+_MAX_LIST_ROWS = 1_048_575  # a worksheet's rows, less the header
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class CrawlSettings:
     retry_backoff_max: float = 60.0
     max_page_mb: float = 5.0
     max_workbook_mb: float = 20.0
+    max_list_rows: int = DEFAULT_MAX_ROWS
     lock_wait: float = 5.0
 
     @classmethod
@@ -72,8 +75,13 @@ class CrawlSettings:
             retry_backoff_max=float(get_number(table, "retry_backoff_max", d.retry_backoff_max, where, 0, 3600)),
             max_page_mb=float(get_number(table, "max_page_mb", d.max_page_mb, where, 0.01, 1024)),
             max_workbook_mb=float(get_number(table, "max_workbook_mb", d.max_workbook_mb, where, 0.01, 1024)),
+            max_list_rows=int(get_number(table, "max_list_rows", d.max_list_rows, where, 1, _MAX_LIST_ROWS)),
             lock_wait=float(get_number(table, "lock_wait", d.lock_wait, where, 0, 3600)),
         )
+
+    def workbook_limits(self) -> Limits:
+        """What the workbook reader may be made to read."""
+        return Limits(max_rows=self.max_list_rows)
 
     def user_agent(self) -> str:
         from watch287g.spiders.settings import PROJECT_URL
@@ -155,6 +163,7 @@ class CheckRun:
     store: Store
     dry_run: bool
     memory: dict[tuple[str, str], dict]         # table "sources" as it was before the crawl
+    workbook_limits: Limits = Limits()
     results: list[dict] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -200,7 +209,8 @@ def run_check(config: Config, data_dir: Path, source: str | None = None, dry_run
     store = Store(data_dir)
     with check_lock(data_dir, crawl.lock_wait):
         run = CheckRun(config=config, policy=policy, store=store, dry_run=dry_run,
-                       memory=_memory(store.read()) if store.exists() else {})
+                       memory=_memory(store.read()) if store.exists() else {},
+                       workbook_limits=crawl.workbook_limits())
         plan = [(spider, [s for s in sources if s.type == spider.source_type]) for spider in _spiders()]
         crawl_sources(run, [(spider, chosen) for spider, chosen in plan if chosen], crawl.scrapy_settings())
         if run.errors:

@@ -41,7 +41,11 @@ def cmd_replay(ctx: Context, args) -> int:
         detail = f"{step.row.observed_at[:16]} {step.row.kind:13} {step.result.verdict}"
         progress.update(step.index, detail)
 
-    summary = run_replay(ctx.store(), args.manifest, policy, args.source, on_step)
+    from watch287g.check import CrawlSettings
+
+    # The [crawl] limits a live check reads with, so a replayed file is refused as it was live.
+    limits = CrawlSettings.from_config(ctx.config).workbook_limits()
+    summary = run_replay(ctx.store(), args.manifest, policy, args.source, on_step, limits)
     progress.close()
     if ctx.json:
         ctx.emit(summary)

@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 from watch287g.core.errors import UserError
 from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.readers.xlsx import Limits
 from watch287g.state.ingest import IngestResult, ingest
 from watch287g.state.policy import Policy
 from watch287g.state.store import Store
@@ -89,14 +90,14 @@ class ReplayStep:
 
 
 def replay(store: Store, rows: list[ManifestRow], policy: Policy, source: str = "ice",
-           checkpoint_seconds: float = 5.0) -> Iterator[ReplayStep]:
+           checkpoint_seconds: float = 5.0, limits: Limits = Limits()) -> Iterator[ReplayStep]:
     """Ingest each manifest row in order; yields after each one."""
     with store.write() as db:
         last_flush = time.monotonic()
         for index, row in enumerate(rows, start=1):
             content = _read_file(row)
             snapshot = snapshot_from_workbook(source, row.kind, row.observed_at, row.path.name, content,
-                                              provenance={"replayed_from": str(row.path)})
+                                              provenance={"replayed_from": str(row.path)}, limits=limits)
             yield ReplayStep(index, len(rows), row, ingest(db, snapshot, policy))
             if time.monotonic() - last_flush >= checkpoint_seconds:
                 db.flush()
@@ -114,14 +115,14 @@ def _read_file(row: ManifestRow) -> bytes:
 
 
 def run_replay(store: Store, manifest: Path, policy: Policy, source: str,
-               on_step: Callable[[ReplayStep], None]) -> dict:
+               on_step: Callable[[ReplayStep], None], limits: Limits = Limits()) -> dict:
     """Replay a manifest; returns the summary the command prints."""
     rows = read_manifest(manifest)
     started = time.perf_counter()
     verdicts: dict[str, int] = {}
     events: dict[str, int] = {}
     quarantined = []
-    for step in replay(store, rows, policy, source):
+    for step in replay(store, rows, policy, source, limits=limits):
         verdicts[step.result.verdict] = verdicts.get(step.result.verdict, 0) + 1
         for event in step.result.events:
             events[event["type"]] = events.get(event["type"], 0) + 1
