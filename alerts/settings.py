@@ -106,8 +106,10 @@ def check_channel(value: str, where: str) -> str:
     return value
 
 
-def check_email(value: str, where: str) -> str:
-    if not EMAIL_ADDRESS.match(value):
+def check_email(value: str, where: str, recipient: bool = True) -> str:
+    """One plain address. A recipient's domain must be one mail can reach
+    (a dotted name: "a@b" is a typo); the sender may be user@localhost."""
+    if not EMAIL_ADDRESS.match(value) or (recipient and "." not in value.rsplit("@", 1)[1].strip(".")):
         raise ConfigError(f"{where} must be one plain e-mail address (user@example.org), not {value!r}")
     return value
 
@@ -161,7 +163,7 @@ def _email(config: Config) -> EmailSettings:
         password_env=check_env_name(get(table, "password_env", str, d.password_env, where),
                                     f"{where}.password_env"),
         from_address=check_email(get(table, "from_address", str, d.from_address, where),
-                                 f"{where}.from_address"),
+                                 f"{where}.from_address", recipient=False),
         from_name=from_name,
         list_unsubscribe=unsubscribe,
         timeout_seconds=get_number(table, "timeout_seconds", d.timeout_seconds, where, minimum=1),

@@ -69,15 +69,16 @@ def _reader(manifest: Path) -> int:
 
 
 def _replay(manifest: Path) -> int:
-    from watch287g.replay import read_manifest, replay
-    from watch287g.state.policy import Policy
-    from watch287g.state.store import Store
+    from watch287g.cli import main
 
-    rows = read_manifest(manifest)
     with tempfile.TemporaryDirectory() as data_dir:
-        for _step in replay(Store(Path(data_dir)), rows, Policy()):
-            pass
-    return len(rows)
+        config = Path(data_dir) / "defaults.toml"
+        config.write_text("")
+        code = main(["--config", str(config), "--data-dir", str(Path(data_dir) / "data"), "-q", "replay",
+                     str(manifest)])
+    if code != 0:
+        sys.exit(f"bench_replay: watch287g replay exited {code}")
+    return len(_manifest_files(manifest))
 
 
 def child(measure: str, manifest: Path) -> None:

@@ -8,7 +8,6 @@ nothing of the project, so any layer may use them.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -89,8 +88,6 @@ class SourceCheck:
     steps: list[tuple] = field(default_factory=list, repr=False)
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class CellLike(Protocol):
@@ -161,6 +158,7 @@ class Snapshot:
     error: str | None = None    # the reader's one-line refusal
     provenance: dict = field(default_factory=dict)  # page/file/final URL, HTTP status, ETag, as-of text...
     content: bytes | None = None  # the raw file, archived before the state write; never stored in the DB
+    format: str = "xlsx"        # xlsx | html-table (archived as canonical JSON of its cells)
 
     def source_record(self) -> dict:
         """What every event cites as its evidence."""

@@ -50,7 +50,7 @@ def snapshot_from_table(source: str, kind: str, observed_at: str, rows: TableRow
     roster = parse_roster(rows_from_table(rows), today=dt.date.fromisoformat(observed_at[:10]))
     return Snapshot(source=source, kind=kind, observed_at=observed_at, file_name=None,
                     sha256=sha256_hex(content), size=len(content), roster=roster,
-                    provenance=dict(provenance or {}), content=content)
+                    provenance=dict(provenance or {}), content=content, format="html-table")
 
 
 def _cells(table: Tag, base: str | None) -> TableRows:

@@ -82,7 +82,7 @@ def diff(old: dict, new: PageContent) -> dict | None:
 
 
 def change_event(source: str, url: str, final_url: str, observed_at: str, title: str | None,
-                 change: dict) -> dict:
+                 change: dict) -> ev.PageEvent:
     """The ``page.changed`` event for a change found by ``diff``."""
     summary = describe(change)
     return {

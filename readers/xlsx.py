@@ -19,7 +19,7 @@ from typing import Generator, Iterable, Iterator, Mapping
 
 from lxml import etree
 
-__all__ = ["DEFAULT_MAX_ROWS", "Cell", "Limits", "WorkbookError", "read_first_sheet"]
+__all__ = ["Cell", "Limits", "WorkbookError", "read_first_sheet"]
 
 Value = str | int | float | bool | dt.datetime | None
 
@@ -33,8 +33,6 @@ _WORKSHEET, _SHEET_DATA, _HYPERLINKS = (_MAIN + tag for tag in ("worksheet", "sh
 _WORKBOOK, _SHEETS, _SST, _STYLE_SHEET = (_MAIN + tag for tag in ("workbook", "sheets", "sst", "styleSheet"))
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationships"
 
-# Data rows a list may have, unless configured otherwise; ICE's largest has 1,300.
-DEFAULT_MAX_ROWS = 100_000
 # What a part's reader wants from it: for the root and for each container
 # directly under the root, the tags of the children to hand over. Everything
 # a list needs sits at one of those two depths (sheetData/row,
@@ -114,7 +112,7 @@ class Limits:
     max_ratio: int = 200  # uncompressed/compressed ratio per member (zip bomb)
     # Data rows: rows with a value after the first one, which is the header
     # (config: [crawl] max_list_rows).
-    max_rows: int = DEFAULT_MAX_ROWS
+    max_rows: int = 100_000
     max_cols: int = 200
 
 

@@ -28,7 +28,7 @@ class IceSpider(BaseSpider):
             return
         soup = None
         if fetch.not_modified:
-            remembered = self.run.remembered(check.source.name, "page")
+            remembered = self.remembered.get((check.source.name, "page"))
             if not remembered or not remembered.get("record"):
                 check.failures.append("page: HTTP 304 Not Modified to a request that was not conditional")
                 yield from self.advance(check)
@@ -75,11 +75,8 @@ class IceSpider(BaseSpider):
         name = None if body is None else file_name(response)
         check.lists.append(ListDownload(
             kind=kind, fetch=fetch, body=body, file_name=name,
-            provenance={"page_url": check.source.url, "file_url": url, "final_url": response.url,
-                        "http_status": response.status, "etag": fetch.etag,
-                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
-                        "file_name": name, "as_of": page.as_of[kind], "page_updated": page.updated,
-                        "link_text": page.link_texts[kind]}))
+            provenance=self.provenance(check, fetch, url, file_name=name, as_of=page.as_of[kind],
+                                       page_updated=page.updated, link_text=page.link_texts[kind])))
         yield from self.advance(check)
 
     def _read_table(self, check: SourceCheck, fetch, soup, page: ice_page.IcePage, response):
@@ -96,10 +93,7 @@ class IceSpider(BaseSpider):
         rows, as_of = found
         check.lists.append(ListDownload(
             kind="participating", fetch=fetch, format="html-table", rows=rows,
-            provenance={"page_url": check.source.url, "file_url": check.source.url, "final_url": response.url,
-                        "http_status": response.status, "etag": fetch.etag,
-                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
-                        "as_of": as_of, "page_updated": page.updated}))
+            provenance=self.provenance(check, fetch, check.source.url, as_of=as_of, page_updated=page.updated)))
         self.remember(check, fetch, page.record())
         yield from self.advance(check)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from watch287g.alerts.digest import send_digests
-from watch287g.alerts.outbox import deliver_due
 from watch287g.core import events as ev
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
+    deliver,
+    send_digest,
     INJECTION_AGENCY,
     NOW,
     agreement_event,
@@ -45,7 +45,7 @@ counties = ["Polk"]
     store = Store(tmp_path / "data")
     record(store, [agreement_event()], config)
 
-    assert deliver_due(store, config, NOW)["sent"] == 1
+    assert deliver(store, config, NOW)["sent"] == 1
 
     [received] = smtp.inbox
     assert received.rcpt_tos == [REPORTER]
@@ -71,7 +71,7 @@ def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body
     config = load_config(config_path)
     store = Store(cli.data_dir)
     record(store, [agreement_event()], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
 
     message = smtp.inbox[0].message
     assert message["List-Unsubscribe"] == "<mailto:alerts@watch287g.example?subject=unsubscribe>"
@@ -87,7 +87,7 @@ email = "{REPORTER}"
     store = Store(tmp_path / "data")
     record(store, [agreement_event(agency=INJECTION_AGENCY, moa_url="javascript:alert(1)")], config)
 
-    assert deliver_due(store, config, NOW)["sent"] == 1
+    assert deliver(store, config, NOW)["sent"] == 1
 
     [received] = smtp.inbox
     assert received.rcpt_tos == [REPORTER]
@@ -108,7 +108,7 @@ email = "{REPORTER}"
 """)
     store = Store(tmp_path / "data")
     record(store, [agreement_event(agency='<script>alert("x")</script> & <b>Sheriff</b>')], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     html = smtp.inbox[0].message.get_body(("html",)).get_content()
     assert "<script>" not in html and "<b>Sheriff</b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Sheriff&lt;/b&gt;" in html
@@ -146,8 +146,8 @@ cadence = "weekly"
         agreement_event(agency="KERN COUNTY SHERIFF'S OFFICE", state="CA", line=5),        # nobody daily
     ], config)
 
-    assert deliver_due(store, config, NOW)["sent"] == 0             # digests wait for their time
-    report = send_digests(store, config, "daily", NOW + dt.timedelta(hours=6))
+    assert deliver(store, config, NOW)["sent"] == 0             # digests wait for their time
+    report = send_digest(store, config, "daily", NOW + dt.timedelta(hours=6))
 
     assert report["released"] == 5 and report["failed"] == 0
     [received] = smtp.inbox                                         # one e-mail for the address
@@ -164,10 +164,10 @@ cadence = "weekly"
 
     # The weekly researcher is untouched until the weekly digest.
     assert {d["status"] for d in outbox_docs(store) if d["cadence"] == "weekly"} == {"pending"}
-    send_digests(store, config, "weekly", NOW + dt.timedelta(days=2))
+    send_digest(store, config, "weekly", NOW + dt.timedelta(days=2))
     assert len(smtp.inbox) == 2 and smtp.inbox[1].rcpt_tos == ["researcher@uni.example"]
     assert "5 changes" in smtp.inbox[1].message["Subject"]
-    assert send_digests(store, config, "weekly", NOW + dt.timedelta(days=9))["sent"] == 0
+    assert send_digest(store, config, "weekly", NOW + dt.timedelta(days=9))["sent"] == 0
 
 
 def test_corrections_only_for_those_who_ask(tmp_path, smtp):
@@ -184,7 +184,7 @@ types = ["corrected"]
     store = Store(tmp_path / "data")
     corrected = agreement_event(ev.CORRECTED, changes={"county": {"old": "Polk", "new": "Polk County"}})
     record(store, [corrected], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     assert [r.rcpt_tos for r in smtp.inbox] == [["pedant@example.org"]]
     assert "county: Polk → Polk County" in smtp.inbox[0].message.get_body(("plain",)).get_content()
 
@@ -199,19 +199,19 @@ email = "{REPORTER}"
     store = Store(tmp_path / "data")
     record(store, [agreement_event(line=1), agreement_event(line=2, state="TX")], config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
     assert report["failed"] == 2 and report["pending"] == 2
     docs = outbox_docs(store)
     assert {d["status"] for d in docs} == {"pending"}
     assert all("ConnectionRefusedError" in d["last_error"] for d in docs)
-    report = deliver_due(store, config, NOW + dt.timedelta(minutes=5))
+    report = deliver(store, config, NOW + dt.timedelta(minutes=5))
     assert report["failed"] == 2
     assert {d["attempts"] for d in outbox_docs(store)} == {2}
     assert {d["next_attempt_at"] for d in outbox_docs(store)} == {"2025-03-01T18:17:00Z"}   # 2 min back-off
 
     server.start()
     try:
-        report = deliver_due(store, config, NOW + dt.timedelta(minutes=8))
+        report = deliver(store, config, NOW + dt.timedelta(minutes=8))
         assert report["sent"] == 2 and report["pending"] == 0
         [received] = server.inbox                                   # both events, one e-mail
         assert "2 changes" in received.message["Subject"]

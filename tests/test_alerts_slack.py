@@ -6,11 +6,14 @@ import datetime as dt
 import json
 
 import pytest
-from watch287g.alerts.outbox import deliver_due
 from watch287g.core import events as ev
+from watch287g.state import journal
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
+    deliver,
+    queue_for,
+    send_digest,
     EVIL_AGENCY,
     NOW,
     agreement_event,
@@ -61,7 +64,7 @@ def test_one_event_is_one_card_with_headline_link_and_evidence(tmp_path, fake, e
     store = Store(tmp_path / "data")
     record(store, [agreement_event()], config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 1 and report["failed"] == 0 and report["messages"] == 1
     [message] = fake.top_level(CHANNEL)
@@ -78,7 +81,7 @@ def test_texas_event_does_not_reach_the_florida_channel(tmp_path, fake, env):
     config = _config(tmp_path, fake, FL_CHANNEL)
     store = Store(tmp_path / "data")
     record(store, [agreement_event(state="TX", agency="HARRIS COUNTY SHERIFF'S OFFICE")], config)
-    assert deliver_due(store, config, NOW)["sent"] == 0
+    assert deliver(store, config, NOW)["sent"] == 0
     assert fake.top_level(CHANNEL) == []
 
 
@@ -87,9 +90,9 @@ def test_scraped_text_cannot_ping_mention_or_forge_a_link(tmp_path, fake, env):
     store = Store(tmp_path / "data")
     # One alone (a full card) and one in a burst (a threaded entry).
     record(store, [agreement_event(agency=EVIL_AGENCY)], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     record(store, [agreement_event(agency=EVIL_AGENCY, line=900)] + burst(5, ("FL",)), config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
 
     posted = fake.messages[CHANNEL]
     assert len(posted) >= 3
@@ -110,7 +113,7 @@ slack_channel = "{CHANNEL}"
     store = Store(tmp_path / "data")
     events = record(store, burst(64), config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     [summary] = fake.top_level(CHANNEL)
     assert "64 changes" in _all_text(summary) and "64* signed" in _all_text(summary)
@@ -131,7 +134,7 @@ webhook_env = "FL_WEBHOOK"
     store = Store(tmp_path / "data")
     record(store, burst(64), config)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     [posts] = fake.webhook_posts.values()
     assert report["sent"] == 64 and len(posts) == 1
@@ -148,7 +151,7 @@ def test_rate_limit_429_is_waited_out_and_posts_once(tmp_path, fake, env):
     record(store, [agreement_event()], config)
     fake.fail_next(2, status=429, retry_after="0")
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 1 and report["failed"] == 0
     assert len(fake.calls("chat.postMessage")) == 3      # two 429s, then the post
@@ -161,17 +164,17 @@ def test_outage_keeps_records_pending_with_backoff_then_delivers(tmp_path, fake,
     record(store, [agreement_event()], config)
     fake.fail_next(1, status=500)
 
-    report = deliver_due(store, config, NOW)
+    report = deliver(store, config, NOW)
 
     assert report["sent"] == 0 and report["failed"] == 1 and report["pending"] == 1
     [doc] = outbox_docs(store)
     assert doc["status"] == "pending" and doc["attempts"] == 1
     assert "500" in doc["last_error"]
     assert doc["next_attempt_at"] == "2025-03-01T18:11:00Z"     # 60 s back-off
-    assert deliver_due(store, config, NOW)["sent"] == 0        # not yet due: nothing tried
+    assert deliver(store, config, NOW)["sent"] == 0        # not yet due: nothing tried
     assert len(fake.calls("chat.postMessage")) == 1
 
-    report = deliver_due(store, config, NOW + dt.timedelta(minutes=2))
+    report = deliver(store, config, NOW + dt.timedelta(minutes=2))
     assert report["sent"] == 1 and len(fake.top_level(CHANNEL)) == 1
     assert outbox_docs(store)[0]["status"] == "sent"
 
@@ -182,11 +185,10 @@ def test_running_deliver_twice_sends_nothing_twice(tmp_path, fake, env):
     events = [agreement_event(line=n) for n in (1, 2)]
     record(store, events, config)
     with store.write() as db:      # the same events queued again: idempotent
-        from watch287g.alerts.outbox import enqueue
-        assert enqueue(db, events, config, NOW) == 0
+        assert journal.queue(db, events, queue_for(db, config, NOW)) == 0
 
-    deliver_due(store, config, NOW)
-    deliver_due(store, config, NOW + dt.timedelta(hours=1))
+    deliver(store, config, NOW)
+    deliver(store, config, NOW + dt.timedelta(hours=1))
 
     assert len(fake.messages[CHANNEL]) == 1
     assert len(outbox_docs(store)) == 2
@@ -202,10 +204,10 @@ webhook_env = "FL_WEBHOOK"
     record(store, [agreement_event()], config)
     now = NOW
     for _ in range(5):
-        deliver_due(store, config, now)
+        deliver(store, config, now)
         now += dt.timedelta(hours=7)     # past any back-off
 
-    events = list(store.read().raw_table("events").values())
+    events = list(store.read().events.all())
     failing = [e for e in events if e["type"] == ev.DELIVERY_FAILING]
     assert len(failing) == 1                                     # once per outage
     assert "invalid_auth" in failing[0]["message"]
@@ -230,14 +232,13 @@ slack_channel = "{OPERATOR_CHANNEL}"
     quarantined = ev.operator_event(ev.SNAPSHOT_QUARANTINED, "2025-03-01T18:07:51Z",
                                     "participating list shrank from 1274 to 12 rows")
     record(store, [quarantined], config)
-    deliver_due(store, config, NOW)
+    deliver(store, config, NOW)
     assert CHANNEL not in fake.messages
     [message] = fake.top_level(OPERATOR_CHANNEL)
     assert "shrank from 1274 to 12 rows" in message["text"]
 
 
 def test_daily_digest_to_a_channel_is_one_summary_with_a_thread(tmp_path, fake, env):
-    from watch287g.alerts.digest import send_digests
 
     config = _config(tmp_path, fake, f"""
 [[subscriptions]]
@@ -247,9 +248,9 @@ cadence = "daily"
 """)
     store = Store(tmp_path / "data")
     record(store, burst(3, ("FL", "GA", "TX")), config)
-    assert deliver_due(store, config, NOW)["sent"] == 0
+    assert deliver(store, config, NOW)["sent"] == 0
 
-    report = send_digests(store, config, "daily", NOW + dt.timedelta(hours=12))
+    report = send_digest(store, config, "daily", NOW + dt.timedelta(hours=12))
 
     assert report["sent"] == 3
     [summary] = fake.top_level(CHANNEL)

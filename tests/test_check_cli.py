@@ -129,6 +129,21 @@ def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     assert "events recorded: 21 agreement.corrected, 2 agreement.signed, 2 pending.added, 1 source.failing, " \
            "1 source.recovered" in out
     assert (tmp_path / "demo" / "state.json").exists()
+    # Dated as ICE published the lists, not as today.
+    assert "same content as the list seen at 2025-03-31T23:15:00Z" in out
+    assert "since 2025-04-01T13:05:00Z" in out
+    # What a subscriber receives, rendered by the real transports' renderers.
+    slack = out.split("What a Slack channel subscribed to these alerts receives")[1].split("And an e-mail")[0]
+    assert "*Florida State Guard (FL) signed a Task Force Model agreement*" in slack
+    assert "participatingAgencies-20250327195954.xlsx" in slack and "row 71" in slack
+    assert "Subject: 287(g): Florida State Guard (FL) signed a Task Force Model agreement" in out
+    # Run again on the kept folder: refused in one line, the state untouched.
+    state = (tmp_path / "demo" / "state.json").read_bytes()
+    again = subprocess.run([sys.executable, "-m", "watch287g.cli", "demo", "--data-dir", str(tmp_path / "demo")],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip().endswith("already holds a watch287g state: give the demo an empty or new folder")
+    assert (tmp_path / "demo" / "state.json").read_bytes() == state
 
 
 # -- source health (state/health.py), without a crawl ------------------------
@@ -149,18 +164,19 @@ def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
             raised.append([e["type"] for e in record_check(db, _check(ok, f"2026-04-01T10:{minute:02d}:00Z"), 3)])
         assert streak(db, "ice") == {"failures": 0, "since": None, "alerted": False,
                                      "last_ok": "2026-04-01T10:07:00Z"}
-        assert len(db.table("checks")) == 8
+        assert db.checks.count() == 8
     # A streak of 1 ends silently; the streak of 4 is told once, its end once.
     assert raised == [[], [], [], [], [ev.SOURCE_FAILING], [], [ev.SOURCE_RECOVERED], []]
 
 
 def test_check_records_are_trimmed_per_source(tmp_path, monkeypatch):
     from watch287g.state import health
+    from watch287g.state import store as store_module
     from watch287g.state.store import Store
 
-    monkeypatch.setattr(health, "CHECKS_KEPT_PER_SOURCE", 5)
+    monkeypatch.setattr(store_module, "CHECKS_KEPT_PER_SOURCE", 5)
     with Store(tmp_path).write() as db:
         for minute in range(8):
             health.record_check(db, _check(True, f"2026-04-01T10:{minute:02d}:00Z"), 3)
-        kept = [c["started_at"][-6:-4] for c in db.table("checks")]
+        kept = [c["started_at"][-6:-4] for c in db.checks.all()]
     assert kept == ["03", "04", "05", "06", "07"]

@@ -77,8 +77,7 @@ def test_fault_is_quarantined_with_one_operator_event(store, name):
     assert reason in result.reason
     assert [e["type"] for e in result.events] == ["snapshot.quarantined"]
     assert reason in result.events[0]["message"]
-    snapshots = store.read().raw_table("snapshots")
-    assert snapshots[str(result.snapshot_id)]["verdict"] == "quarantined"
+    assert store.read().snapshots.get(result.snapshot_id)["verdict"] == "quarantined"
     # The same bad file served again: recorded, but the operator is not told twice.
     again = feed_to(store, content, "2025-06-02T10:00:00Z")
     assert again.verdict in ("unchanged", "quarantined")

@@ -152,8 +152,8 @@ def test_events_csv_with_health_events(cli):
     from watch287g.state.store import Store
 
     with Store(cli.data_dir).write() as db:
-        db.append("events", [ev.operator_event(ev.SOURCE_FAILING, "2025-06-01T09:00:00Z",
-                                               "ice: 3 checks in a row failed", source="ice")], id_field="id")
+        db.events.add([ev.operator_event(ev.SOURCE_FAILING, "2025-06-01T09:00:00Z",
+                                         "ice: 3 checks in a row failed", source="ice")])
     for fmt in ("csv", "table", "jsonl"):
         code, out, err = cli("events", "--format", fmt)
         assert code == 0, err

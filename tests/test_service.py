@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 from watch287g.core import events as ev
-from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
 from watch287g.service_status import render_status_section, status_section
@@ -99,7 +98,7 @@ def db(data_dir: Path):
 def checks(data_dir: Path) -> list[dict]:
     if not (data_dir / "state.json").exists():
         return []
-    return sorted(db(data_dir).raw_table("checks").values(), key=lambda c: c["started_at"])
+    return sorted(db(data_dir).checks.all(), key=lambda c: c["started_at"])
 
 
 def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
@@ -211,13 +210,13 @@ cadence = "daily"
         service.wait_running()
         # First check: the baseline lists, no events.
         wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "the baseline check", service)
-        assert not db(data).raw_table("events")
+        assert not db(data).events.count()
 
         # ICE publishes a new list: the next check turns it into events...
         serve_ice(server, PARTICIPATING_0307)
 
         def subscriber_events():
-            found = [e for e in db(data).raw_table("events").values() if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
+            found = [e for e in db(data).events.all() if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
             return sorted(e["id"] for e in found)
 
         ids = wait_for(subscriber_events, 30, "events from the changed list", service)
@@ -260,7 +259,7 @@ cadence = "daily"
         beat = service.heartbeat()
         assert set(beat["next_runs"]) == {"check:ice", "deliver", "digest:daily", "heartbeat"}
         assert beat["last_results"]["ice"]["status"] == "ok"
-        section = status_section(Store(data), load_config(config))
+        section = status_section(Store(data))
         assert section["service"]["running"] and section["service"]["pid"] == service.proc.pid
         [ice] = section["sources"]
         assert ice["last_check"]["ok"] and ice["failure_streak"]["failures"] == 0
@@ -322,7 +321,7 @@ weekly_digest = false
         assert checks(data) == before
         assert service.cli("run", "--check-now").returncode == 0
         wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check after the restart", service)
-        assert db(data).get_meta("last_good:ice:participating")["rows"] > 0
+        assert db(data).meta.get("last_good:ice:participating")["rows"] > 0
     finally:
         assert service.stop() == 0, service.log()
 
@@ -344,7 +343,7 @@ weekly_digest = false
         time.sleep(1.5)     # the service's own record would land now, if it double-counted
         failed = checks(data)
         assert len(failed) == 1 and not failed[0]["ok"]
-        assert db(data).get_meta("health:ice")["failures"] == 1
+        assert db(data).meta.get("health:ice")["failures"] == 1
         beat = wait_for(lambda: service.heartbeat().get("last_results"), 10, "the heartbeat", service)
         assert beat["ice"]["status"] in ("timeout", "crashed")
         assert service.proc.poll() is None          # the service lives on

@@ -19,22 +19,21 @@ WRITER = textwrap.dedent("""
     store = Store(sys.argv[1])
     while True:
         with store.write() as db:
-            n = db.get_meta("writes", 0) + 1
+            n = db.meta.get("writes", 0) + 1
             # A batch big enough that the JSON write takes a while.
-            db.append("events", [{"type": "test", "batch": n, "pad": "x" * 200} for _ in range(200)],
-                      id_field="id")
-            db.set_meta("writes", n)
+            db.events.add([{"type": "test", "batch": n, "pad": "x" * 200} for _ in range(200)])
+            db.meta.set("writes", n)
         print(n, flush=True)
 """)
 
 
 def check_consistent(store: Store) -> int:
     db = store.read()
-    writes = db.get_meta("writes", 0)
-    events = db.raw_table("events")
+    writes = db.meta.get("writes", 0)
+    events = db.events.in_order()
     assert len(events) == writes * 200
-    for key, event in events.items():
-        assert event["id"] == int(key)
+    for position, event in enumerate(events, start=1):
+        assert event["id"] == position
         assert 1 <= event["batch"] <= writes
     return writes
 
@@ -61,11 +60,11 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path):
 def test_failed_session_writes_nothing(tmp_path):
     store = Store(tmp_path / "data")
     with store.write() as db:
-        db.set_meta("x", 1)
+        db.meta.set("x", 1)
     before = store.path.read_bytes()
     with pytest.raises(RuntimeError):
         with store.write() as db:
-            db.set_meta("x", 2)
+            db.meta.set("x", 2)
             raise RuntimeError("boom")
     assert store.path.read_bytes() == before
 
@@ -92,9 +91,76 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path):
 def test_archive_is_content_addressed_and_write_once(tmp_path):
     store = Store(tmp_path / "data")
     sha = "ab" * 32
-    path = store.archive(sha, b"first")
+    path = store.archive(sha, b"first", ".xlsx")
     assert path == store.data_dir / "archive" / "ab" / f"{sha}.xlsx"
-    store.archive(sha, b"second")
+    store.archive(sha, b"second", ".xlsx")
     assert path.read_bytes() == b"first"
     with pytest.raises(StoreError):
-        store.archive("../../etc/passwd", b"x")
+        store.archive("../../etc/passwd", b"x", ".xlsx")
+
+
+def test_html_table_snapshots_are_archived_as_json(tmp_path):
+    from watch287g.readers.html_table import snapshot_from_table
+    from watch287g.state.ingest import ingest
+    from watch287g.state.policy import Policy
+
+    rows = [[["STATE", None], ["LAW ENFORCEMENT AGENCY", None], ["SUPPORT TYPE", None]],
+            [["FL", None], ["Polk County Sheriff's Office", None], ["Task Force Model", None]]]
+    snapshot = snapshot_from_table("fl", "pending", "2025-06-01T09:00:00Z", rows)
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        ingest(db, snapshot, Policy())
+    assert store.archive_path(snapshot.sha256, ".json").read_bytes() == snapshot.content
+    assert not list(store.archive_dir.rglob("*.xlsx"))
+
+
+def test_every_write_keeps_the_previous_good_state_and_says_how_to_restore(tmp_path):
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.meta.set("x", 1)
+    with store.write() as db:
+        db.meta.set("x", 2)
+    assert store.backup_path.exists()
+    assert Store(tmp_path / "data").read().meta.get("x") == 2
+    # A damaged state file: reading fails with one line naming the backup.
+    good = store.path.read_bytes()
+    store.path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(StoreError) as refused:
+        store.read()
+    message = str(refused.value)
+    assert "state.json.1" in message and "\n" not in message
+    import json
+    assert json.loads(store.backup_path.read_bytes())["meta"]
+
+
+def test_temp_files_of_killed_writes_are_removed_by_the_next_writer(tmp_path):
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.meta.set("x", 1)
+    leftovers = [store.data_dir / f".state.json.killed{n}.tmp" for n in range(3)]
+    for leftover in leftovers:
+        leftover.write_bytes(b"x" * 1000)
+    unrelated = store.data_dir / "notes.tmp"
+    unrelated.write_text("mine")
+    with store.write() as db:
+        db.meta.set("x", 2)
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert unrelated.exists()
+
+
+def test_a_data_dir_that_is_a_file_is_refused_in_one_line(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    for attempt in (lambda: Store(not_a_dir).read(), lambda: Store(not_a_dir).write().__enter__()):
+        with pytest.raises(StoreError, match="is a file, not a folder"):
+            attempt()
+
+
+def test_repositories_hand_out_read_only_documents(tmp_path):
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.events.add([{"type": "test"}])
+        [event] = db.events.all()
+        with pytest.raises(TypeError):
+            event["type"] = "changed"       # a write must go through a repository method
+    assert store.read().events.get(1)["type"] == "test"

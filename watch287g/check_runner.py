@@ -11,7 +11,6 @@ leaves the state as it was before the check or as it is after it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watch287g.core.config import Config
+from watch287g.core.timeutil import now_iso
 
 # How long a child gets between SIGTERM and SIGKILL: enough for Python to
 # unwind; the state write itself is a rename, never half done.
@@ -49,13 +49,11 @@ class CheckOutcome:
 def cli_argv(config: Config, *args: str) -> list[str]:
     """``watch287g ARGS`` as a child of this process, reading the same config
     file (with the built-in default, it resolves the same way from the same
-    environment)."""
+    environment). ``-P``: the working directory is not put on the module
+    path, so a folder there named like a package cannot shadow the
+    installed watch287g."""
     chosen = ["--config", str(config.path)] if config.path else []
-    return [sys.executable, "-m", "watch287g.cli", *chosen, *args]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return [sys.executable, "-P", "-m", "watch287g.cli", *chosen, *args]
 
 
 class CheckRunner:
@@ -74,7 +72,7 @@ class CheckRunner:
                         "check", "--source", source, "--json", "--no-notify")
 
     def run(self, source: str, timeout: float) -> CheckOutcome:
-        started = _now()
+        started = now_iso()
         with self._lock:
             if self._closed:
                 return CheckOutcome(source, INTERRUPTED, started, started, None, _STOPPING)
@@ -118,9 +116,10 @@ class CheckRunner:
         payload = _last_json(out)
         stderr_line = _last_line(err)
         message = str(payload.get("message") or stderr_line)[:_MESSAGE_CHARS]
-        if code == 0:
+        reported = "sources" in payload      # the child finished its check and recorded it
+        if code == 0 and reported:
             status = OK
-        elif code == 1:
+        elif code == 1 and reported:
             status = FAILED
         elif self._closed:
             status, message = INTERRUPTED, _STOPPING
@@ -130,9 +129,9 @@ class CheckRunner:
             status, message = BUSY, message or "another check is running"
         else:
             status = CRASHED
-            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code} without a result"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, _now(), code, message[:_MESSAGE_CHARS])
+        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS])
 
 
 def _last_json(out: bytes) -> dict:

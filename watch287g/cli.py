@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context
+from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context, add_global_options
 from watch287g.core import __version__
 from watch287g.core.config import ConfigError, load_config
 from watch287g.core.errors import UserError
@@ -50,16 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                "delivery failed, 2 bad input or config, 3 busy (another process holds the lock).",
     )
     parser.add_argument("--version", action="version", version=f"watch287g {__version__}")
-    parser.add_argument("--config", metavar="FILE",
-                        help="config file (default: $WATCH287G_CONFIG, ./watch287g.toml, "
-                             "~/.config/watch287g/config.toml, else built-in defaults)")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="state folder (default: $WATCH287G_DATA_DIR, the config's data_dir, "
-                             "else ~/.local/share/watch287g)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr, no progress")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    add_global_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.register(subparsers)
@@ -85,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         ctx = Context(config=config, data_dir=config.data_dir(args.data_dir), json=args.json,
                       progress=not (args.json or args.quiet) and sys.stderr.isatty())
+        ctx.store().check_dir()
         return int(args.func(ctx, args) or EXIT_OK)
     except _user_errors() as err:
         print(f"watch287g: error: {err}", file=sys.stderr)

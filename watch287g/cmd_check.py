@@ -7,6 +7,8 @@ config; 3 another check is running (it waited ``[crawl] lock_wait`` seconds).
 
 from __future__ import annotations
 
+import logging
+
 from watch287g.command import EXIT_FAILED, EXIT_OK, Context, add_command
 
 
@@ -24,13 +26,16 @@ def register(subparsers) -> None:
 def cmd_check(ctx: Context, args) -> int:
     from watch287g.check import run_check
 
-    report = run_check(ctx.config, ctx.data_dir, source=args.source, dry_run=args.dry_run,
+    if not args.quiet:
+        logging.getLogger("watch287g.check").setLevel(logging.INFO)   # a line per source as it goes
+    report = run_check(ctx.settings, ctx.data_dir, source=args.source, dry_run=args.dry_run,
                        notify=not args.no_notify)
     if ctx.json:
         ctx.emit(report)
     else:
         print(render(report))
-    return EXIT_OK if report["ok"] else EXIT_FAILED
+    delivery = report.get("delivery") or {}
+    return EXIT_OK if report["ok"] and not delivery.get("failed") else EXIT_FAILED
 
 
 def render(report: dict) -> str:

@@ -27,8 +27,8 @@ def _validators() -> list[tuple[str, object]]:
     """(what, function of the Config) for every layer that reads the file."""
     from watch287g.alerts.settings import AlertSettings
     from watch287g.alerts.subscriptions import config_subscriptions
-    from watch287g.check import CrawlSettings, load_sources
     from watch287g.schedule import service_settings
+    from watch287g.settings import CrawlSettings, load_sources
     from watch287g.state.policy import Policy
 
     return [
@@ -58,8 +58,10 @@ def check_sections(config: Config) -> None:
     reject_unknown(config.section("watch287g"), {"data_dir"}, "[watch287g]")
 
 
-def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that refused]}."""
+def check_config(config: Config, data_dir: Path | None = None, secrets: bool = True) -> dict:
+    """{"config": origin, "checked": [...], "errors": [one line per layer
+    that refused, and per secret a configured destination needs but the
+    environment lacks]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -67,7 +69,30 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
+    if secrets and not errors:
+        checked.append("secrets in the environment")
+        errors.extend(_missing_secrets(config, data_dir))
     return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
+
+
+def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
+    """Secrets that the configured destinations (the config's subscriptions,
+    the operator's, and those stored in the data dir) need."""
+    from watch287g.alerts.subscriptions import stored_subscriptions
+    from watch287g.alerts.transports import missing_secrets
+    from watch287g.settings import Settings
+    from watch287g.state.store import Store, StoreError
+
+    settings = Settings(config)
+    destinations = [s.destination for s in settings.subscriptions] + settings.alerts.operator.destinations()
+    if data_dir is not None:
+        try:
+            store = Store(data_dir)
+            if store.exists():
+                destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
+        except StoreError as err:
+            return [str(err)]
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)]
 
 
 def _with_origin(message: str, config: Config) -> str:
@@ -96,7 +121,7 @@ def _no_action(ctx: Context, args) -> int:
 
 def cmd_check(ctx: Context, args) -> int:
     config = load_config(args.file) if args.file else ctx.config
-    result = check_config(config)
+    result = check_config(config, ctx.data_dir)
     if ctx.json:
         ctx.emit(result)
     elif result["ok"]:

@@ -24,7 +24,6 @@ code is 0. SIGUSR1 queues one check of every source on the checks worker.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import signal
@@ -42,11 +41,13 @@ from filelock import Timeout
 from watch287g import health_watch
 from watch287g.check_runner import CRASHED, TIMEOUT, CheckOutcome, CheckRunner
 from watch287g.core import __version__
-from watch287g.core.config import Config, ConfigError
+from watch287g.core.config import ConfigError
 from watch287g.core.errors import BusyError, UserError
+from watch287g.core.timeutil import to_iso, utcnow
 from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
-from watch287g.state.store import Store, StoreError
+from watch287g.settings import Settings
+from watch287g.state.store import Store, StoreBusy, StoreError
 
 log = logging.getLogger("watch287g.service")
 
@@ -56,30 +57,27 @@ DELIVER_JOB = "deliver"
 _RECORD_WAIT_SECONDS = 30.0
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class Service:
-    def __init__(self, config: Config, data_dir: Path, settings: ServiceSettings) -> None:
+    def __init__(self, app: Settings, data_dir: Path, settings: ServiceSettings) -> None:
         from watch287g.alerts import (  # the service cannot run without them: fail at start
             digest,
             outbox,
         )
 
-        self.config = config
+        self.app = app
         self.settings = settings
         self.store = Store(data_dir)
-        self.runner = CheckRunner(config, data_dir)
+        self.runner = CheckRunner(app.config, data_dir)
         self._outbox, self._digest = outbox, digest
         self.stopping = threading.Event()
-        self.started_at = health_watch.iso(_utcnow())
+        self.started_at = to_iso(utcnow())
         self.last_results: dict[str, dict] = {}
         self._current: str | None = None           # the source being checked now
         self._check_now_queued = threading.Event()
         self._checking = threading.Lock()          # held by the checks worker while a check runs
         self._beat_lock = threading.Lock()
         self._stopped = False                      # the final heartbeat is written
+        self.failure: str | None = None            # why the service stopped itself
         self.scheduler = self._build_scheduler()
 
     # --- life cycle -------------------------------------------------------
@@ -93,12 +91,15 @@ class Service:
             raise BusyError(f"a watch287g service is already running on {self.store.data_dir} "
                             f"(pid {beat.get('pid', '?')})") from None
         try:
+            self.store.check_usable()
             self._install_signals()
             self.scheduler.start()      # blocks until shutdown
             self._finish_running_check()
         finally:
-            self.beat("stopped")
+            self.beat("stopped" if self.failure is None else f"failed: {self.failure}", final=True)
             lock.release()
+        if self.failure is not None:
+            raise StoreError(self.failure)
         log.info("service stopped")
         return 0
 
@@ -207,47 +208,53 @@ class Service:
         self._deliver_soon()
 
     def _after_check(self, outcome: CheckOutcome) -> None:
-        now = _utcnow()
+        now = utcnow()
         if outcome.status in (TIMEOUT, CRASHED):
             # The child died before it could record anything: the service
             # records the failure, so the streak and its alert still count it.
-            health_watch.record_failed_check(self.store, self.config, outcome.source, outcome.started_at,
+            health_watch.record_failed_check(self.store, self.app, outcome.source, outcome.started_at,
                                              outcome.finished_at, outcome.message,
-                                             self.settings.source(outcome.source).failing_after, now,
-                                             self._outbox.enqueue)
+                                             self.settings.source(outcome.source).failing_after, now)
         thresholds = {src.name: src.stale_after_days for src in self.settings.sources}
-        health_watch.watch_staleness(self.store, self.config, thresholds, now, self._outbox.enqueue)
+        health_watch.watch_staleness(self.store, self.app, thresholds, now)
 
     def _deliver_soon(self) -> None:
         """Run the delivery job now instead of at its next minute."""
         if not self.stopping.is_set():
-            self._guard("deliver", self.scheduler.modify_job, DELIVER_JOB, next_run_time=_utcnow())
+            self._guard("deliver", self.scheduler.modify_job, DELIVER_JOB, next_run_time=utcnow())
 
     def _deliver_job(self) -> None:
         if not self.stopping.is_set():
             self._guard("deliver", self._deliver)
 
     def _deliver(self) -> None:
-        result = self._outbox.deliver_due(self.store, self.config)
+        result = self._outbox.deliver_due(self.store, self.app.alerts, self.app.subscriptions)
         if result.get("sent") or result.get("failed"):
-            log.info("deliver: %s", result)
+            log.info("deliver: %d sent, %d failed, %d waiting", result["sent"], result["failed"], result["pending"])
 
     def _digest_job(self, cadence: str) -> None:
         if not self.stopping.is_set():
             self._guard(f"{cadence} digest", self._digest_send, cadence)
 
     def _digest_send(self, cadence: str) -> None:
-        result = self._digest.send_digests(self.store, self.config, cadence)
+        result = self._digest.send_digests(self.store, self.app.alerts, self.app.subscriptions, cadence)
         if result.get("released") or result.get("failed"):
-            log.info("%s digest: %s", cadence, result)
+            log.info("%s digest: %d released, %d sent, %d failed", cadence, result["released"], result["sent"],
+                     result["failed"])
 
     def _guard(self, what: str, func, *args, **kwargs) -> None:
         """A job's failure is a log line, never the end of the service.
         Problems an operator can fix get one line; bugs keep their traceback."""
         try:
             func(*args, **kwargs)
-        except (UserError, ConfigError, StoreError) as err:
+        except (UserError, ConfigError, StoreBusy) as err:
             log.warning("%s: %s", what, err)
+        except StoreError as err:
+            # The state cannot be read or written: every job would fail the
+            # same way. Stop, saying why, rather than look healthy.
+            log.error("%s: %s; stopping the service", what, err)
+            self.failure = str(err)
+            self.stop(f"the state cannot be used: {err}")
         except SchedulerNotRunningError:
             pass  # shutting down
         except Exception:  # noqa: BLE001 - the service outlives a bug in one job
@@ -259,23 +266,24 @@ class Service:
         runs = {}
         for job in self.scheduler.get_jobs():
             when = job.next_run_time
-            runs[job.id] = health_watch.iso(when) if when else None
+            runs[job.id] = to_iso(when) if when else None
         return dict(sorted(runs.items()))
 
-    def beat(self, state: str | None = None) -> None:
-        """Rewrite the heartbeat. After the final "stopped" beat, a worker
-        thread still winding down must not overwrite it."""
+    def beat(self, state: str | None = None, final: bool = False) -> None:
+        """Rewrite the heartbeat. After the final beat ("stopped", or why the
+        service stopped itself), a worker thread still winding down must not
+        overwrite it."""
         with self._beat_lock:
             if self._stopped:
                 return
-            self._stopped = state == "stopped"
+            self._stopped = final
             self._write_beat(state or ("stopping" if self.stopping.is_set() else "running"))
 
     def _write_beat(self, state: str) -> None:
         payload = {
             "pid": os.getpid(), "version": __version__, "state": state, "started_at": self.started_at,
-            "last_tick": health_watch.iso(_utcnow()), "data_dir": str(self.store.data_dir),
-            "config": self.config.origin, "checking": self._current,
+            "last_tick": to_iso(utcnow()), "data_dir": str(self.store.data_dir),
+            "config": self.app.origin, "checking": self._current,
             "next_runs": self.next_runs() if state == "running" else {},
             "last_results": dict(self.last_results),   # a copy: the checks worker adds to it
         }

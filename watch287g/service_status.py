@@ -7,17 +7,15 @@ the heartbeat file and one read of the store.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
-from watch287g import health_watch
-from watch287g.core.config import Config
+from watch287g.core.timeutil import utcnow
 from watch287g.heartbeat import read_heartbeat, running_service_pid
 from watch287g.state import health
 from watch287g.state.store import Store
 
 
-def status_section(store: Store, config: Config) -> dict:
+def status_section(store: Store) -> dict:
     """{"service": {...}, "sources": [...], "outbox": {...}} — see render_status_section."""
     from watch287g.alerts import outbox
 
@@ -37,11 +35,11 @@ def status_section(store: Store, config: Config) -> dict:
         return {"service": service, "sources": [], "outbox": {}}
     db = store.read()
     last_checks: dict[str, dict] = {}
-    for check in db.raw_table("checks").values():
+    for check in db.checks.all():
         known = last_checks.get(check["source"])
         if known is None or check["started_at"] >= known["started_at"]:
             last_checks[check["source"]] = check
-    stale = health_watch.stale_flags(db)
+    stale = health.stale_flags(db)
     names = sorted(set(last_checks) | {key.split(":", 1)[0] for key in stale})
     sources = []
     for name in names:
@@ -54,7 +52,7 @@ def status_section(store: Store, config: Config) -> dict:
             "stale": {key.split(":", 1)[1]: flag for key, flag in stale.items() if key.startswith(f"{name}:")},
         })
     return {"service": service, "sources": sources,
-            "outbox": outbox.status(db, dt.datetime.now(dt.timezone.utc))}
+            "outbox": outbox.status(db, utcnow())}
 
 
 def _state(beat: dict, pid: int | None) -> str:
