@@ -93,7 +93,7 @@ def child(measure: str, manifest: Path) -> None:
 def measure_once(measure: str, manifest: Path) -> dict:
     out = subprocess.run([sys.executable, __file__, "--manifest", str(manifest), "--child", measure],
                          check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return json.loads(out)
+    return json.loads(out.strip().splitlines()[-1])  # the replay command prints its summary first
 
 
 def summarise(runs: list[dict[str, dict]]) -> dict:

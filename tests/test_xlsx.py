@@ -97,6 +97,15 @@ def refused(data: bytes, limits: Limits = Limits()) -> str:
     return message
 
 
+def refused_with_peak_memory(data: bytes) -> tuple[str, int]:
+    """The refusal, and the most memory (bytes) Python held while reaching it."""
+    tracemalloc.start()
+    try:
+        return refused(data), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 # --- real ICE workbooks --------------------------------------------------------
 
 
@@ -480,12 +489,7 @@ def test_refuses_malformed_xml(parse_mode):
 @pytest.mark.parametrize("hostile", [faults.billion_laughs, faults.external_entity])
 def test_refuses_a_dtd_without_expanding_it(hostile, parse_mode):
     data = faults.build_xlsx(faults.worksheet('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), strings=hostile())
-    tracemalloc.start()
-    try:
-        message = refused(data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    message, peak = refused_with_peak_memory(data)
     assert message == "refused xl/sharedStrings.xml: it declares a DTD (entity expansion risk)"
     assert peak < 1 << 20  # ten billion "lol"s were never spelled out
     in_sheet = faults.replace_member(faults.openpyxl_workbook([["a"]]), faults.SHEET,
@@ -530,12 +534,7 @@ def test_refuses_an_honest_zip_bomb_before_inflating_it():
 def test_a_lying_size_header_cannot_make_it_inflate_more():
     bomb = faults.zeros_member(faults.openpyxl_workbook([["a"]]), faults.SHEET, 50 << 20)
     lying = faults.patch_central_directory(bomb, faults.SHEET, file_size=20_000)
-    tracemalloc.start()
-    try:
-        message = refused(lying)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    message, peak = refused_with_peak_memory(lying)
     assert message.startswith("corrupt zip member xl/worksheets/sheet1.xml: ")
     assert peak < 2 << 20
     overstated = faults.patch_central_directory(faults.openpyxl_workbook([["a"]]), faults.SHEET, file_size=60_000)
