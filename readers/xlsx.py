@@ -529,10 +529,11 @@ _PLAIN_TOKEN = re.compile(
     # a cell: column letters, style, type, value
     r'<c r="([A-Z]{1,3})[0-9]{1,7}"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
     r"(?:/>|>(?:<f>" + _PLAIN_TEXT + r"</f>)?<v>(" + _PLAIN_TEXT + r")</v></c>)"
-    # a row's start (or a whole empty row): "row", its number, "/" if empty
-    r'|<(row)(?: r="([0-9]{1,7})")?(?: (?!xmlns|r=)[A-Za-z_][\w.:-]*="[^"<&]*")*(/?)>'
+    # a row's start (or a whole empty row): "row", its attributes, "/" if empty
+    r'|<(row)((?: (?!xmlns)[A-Za-z_][\w.:-]*="[^"<&]*")*)(/?)>'
     # a row's end; whitespace between elements; anything else
     r"|(</row>)|[ \t\n]+|(.)", re.DOTALL)
+_ROW_NUMBER = re.compile(r'(?<![^ ])r="([0-9]{1,7})"')
 _PLAIN_REST_WANTED: Wanted = {_WORKSHEET: frozenset([_SHEET_DATA]), _HYPERLINKS: frozenset([_HYPERLINK])}
 
 
@@ -584,7 +585,7 @@ def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, li
     memo: dict[object, Cell] = {}
     row_number = 0
     cells: list[Cell] | None = None  # the open row's
-    for letters, style, kind, text, row_start, number, empty, row_end, other in _plain_tokens(content, start, end):
+    for letters, style, kind, text, row_start, attributes, empty, row_end, other in _plain_tokens(content, start, end):
         if letters:
             if cells is None:
                 return None  # a cell outside a row
@@ -597,9 +598,10 @@ def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, li
             else:
                 _put(cells, column, cell)
         elif row_start:
-            if cells is not None:
-                return None  # a row inside a row
-            row_number = int(number) if number else row_number + 1
+            number = _ROW_NUMBER.findall(attributes)
+            if cells is not None or len(number) > 1:
+                return None  # a row inside a row, or a row numbered twice
+            row_number = int(number[0]) if number else row_number + 1
             if not empty:
                 cells = []
         elif row_end:

@@ -350,6 +350,7 @@ OTHER_NAMESPACE = (f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x=
      True, [[], [None, 2]]),
     (faults.worksheet('<row r="3"><c r="A3"><v>3</v></c></row><row r="1"><c r="A1"><v>1</v></c></row>'
                       '<row r="3"><c r="C3"><v>33</v></c></row>'), True, [[1], [], [3, None, 33]]),
+    (faults.worksheet('<row spans="1:1" ht="15" r="2"><c r="A2"><v>2</v></c></row>'), True, [[], [2]]),
     (faults.worksheet('<row r="1"><c r="A1" t="str"><v>a&amp;b</v></c></row>'), False, [["a&b"]]),
     (faults.worksheet('<row r="1"><c r="A1" t="str"><v>two\r\nlines</v></c></row>'), False, [["two\nlines"]]),
     (faults.worksheet('<row r="1"><c r="A1" s="0" t="n" cm="1"><v>1</v></c></row>'), False, [[1]]),
@@ -358,7 +359,7 @@ OTHER_NAMESPACE = (f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x=
     (OTHER_NAMESPACE, False, []),
     (faults.worksheet('<row r="1"><c r="A1"><v>1</v></c></row>', '<sheetData><row r="2"><c r="A2"><v>2</v></c>'
                                                                  "</row></sheetData>"), False, [[1], [2]]),
-], ids=["whitespace", "empty-rows", "row-order", "entity", "crlf", "cell-attribute", "no-refs", "latin-1",
+], ids=["whitespace", "empty-rows", "row-order", "row-number-last", "entity", "crlf", "cell-attribute", "no-refs", "latin-1",
         "other-namespace", "two-sheetdata"])
 def test_plain_form_and_its_look_alikes(sheet, plain, expected, plain_reads, monkeypatch):
     """The fast path reads only what it reads exactly as the general reader
