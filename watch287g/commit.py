@@ -108,6 +108,7 @@ class Committer:
                 "notes": check.notes,
                 "fetched": [f.record() for f in check.fetched],
                 "verdicts": verdicts,
+                "event_ids": [event["id"] for event in events if "id" in event],   # none in a dry run
             }
             if not self.dry_run:
                 raised = health.record_check(db, record, check.source.failing_after)

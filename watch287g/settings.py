@@ -12,6 +12,7 @@ they are read from the state in each write session.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from watch287g.core.config import Config, ConfigError, get, get_number, reject_u
 from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
 from watch287g.readers.xlsx import Limits
+from watch287g.slackapp.settings import SlackAppSettings
 from watch287g.state.policy import Policy
+from watch287g.web.settings import WebSettings
 
 SOURCE_TYPES = ("ice", "page")
 FORMATS = ("xlsx", "html-table")
@@ -162,7 +165,18 @@ class Settings:
 
     @cached_property
     def alerts(self) -> AlertSettings:
-        return AlertSettings.from_config(self.config)
+        """[slack] [email] [outbox] [operator], and the links e-mails carry
+        when [web] public_url is set."""
+        return dataclasses.replace(AlertSettings.from_config(self.config), links=self.web.links)
+
+    @cached_property
+    def web(self) -> WebSettings:
+        return WebSettings.from_config(self.config)
+
+    @cached_property
+    def slack_app(self) -> SlackAppSettings | None:
+        """[slack_app]; None when the Slack app is not configured."""
+        return SlackAppSettings.from_config(self.config)
 
     @cached_property
     def subscriptions(self) -> tuple[Subscription, ...]:
