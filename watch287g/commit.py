@@ -130,7 +130,7 @@ class Committer:
             provenance = {**download.provenance, "sha256": sha256}
             if download.format == "xlsx":
                 snapshot = snapshot_from_workbook(source, kind, observed_at, download.file_name, content,
-                                                  provenance)
+                                                  provenance, self.settings.crawl.workbook_limits())
             else:
                 snapshot = html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
             result = self.commit_snapshot(db, snapshot)
