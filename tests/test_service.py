@@ -22,6 +22,9 @@ from watch287g.testing.fake_site import LocalServer, Reply
 from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
 from watch287g.testing.smtp import SmtpServer
 
+# Every test here runs `watch287g run` in a child process against local servers.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"
 PARTICIPATING_0306 = REPLAY / "participating" / "20250306T0900_participatingAgencies03062025am.xlsx"
