@@ -10,6 +10,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from filelock import Timeout
 from watch287g.core import events as ev
 from watch287g.core.config import Config, ConfigError
 from watch287g.core.records import Source
@@ -233,7 +234,7 @@ def test_service_pid_needs_the_lock_held_not_just_a_heartbeat(tmp_path):
         assert service_running(tmp_path)
         assert running_service_pid(tmp_path) == holder.pid
         lock = service_lock(tmp_path)
-        with pytest.raises(Exception):
+        with pytest.raises(Timeout):           # held by the other process, not any error
             lock.acquire(timeout=0)
     finally:
         holder.kill()
