@@ -14,6 +14,8 @@ at the end.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import gzip
 import shutil
 from pathlib import Path
@@ -30,6 +32,7 @@ from scrapy.exceptions import (
 from watch287g.core import events as ev
 from watch287g.spiders.base import file_name
 from watch287g.spiders.ice import IceSpider
+from watch287g.spiders.middlewares import BackoffRetryMiddleware, _retry_after
 
 from tests.support.checks import run_check, table, write_config
 from tests.support.saved_responses import (
@@ -42,7 +45,7 @@ from tests.support.saved_responses import (
     settings_for,
     spider_for,
 )
-from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_site import Reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
@@ -339,6 +342,27 @@ def test_failing_source_alerts_the_operator_then_recovers(checked):
     assert [c["ok"] for c in table(data, "checks")] == [True, False, True]
 
 
+# -- back-off between retries, without a crawl ----------------------------------------------------------
+
+
+def test_back_off_doubles_honours_retry_after_and_stays_under_the_maximum():
+    spider = spider_for(IceSpider, settings_for([ICE], retry_backoff=5, retry_backoff_max=60))
+    middleware = BackoffRetryMiddleware(spider.settings)
+    [request] = first_requests(spider)
+
+    def wait_before(retry: int, asked: float | None = None) -> float:
+        return middleware._delay(request.replace(meta={**request.meta, "retry_times": retry}), asked)
+
+    assert [wait_before(n) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
+    assert wait_before(1, asked=30) == 30 and wait_before(3, asked=1) == 20 and wait_before(1, asked=3600) == 60
+    assert _retry_after(b"120") == 120
+    in_an_hour = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1),
+                                             usegmt=True)
+    assert 3000 < _retry_after(in_an_hour.encode()) <= 3600
+    assert _retry_after(b"Mon, 01 Jan 2001 00:00:00 GMT") == 0          # a date gone by: no wait
+    assert _retry_after(b"soon") is None and _retry_after(None) is None
+
+
 # -- the HTML-table era -------------------------------------------------------------------------------
 
 
@@ -383,13 +407,6 @@ def test_forced_html_table_format_on_a_workbook_page_fails_clearly():
 LOCAL_FOLDER = "/doclib/about/offices/ero/287g/"
 
 
-@pytest.fixture
-def server():
-    server = LocalServer()
-    yield server
-    server.close()
-
-
 def serve_site(server) -> None:
     """ICE's page and two workbooks at /doclib names, with validators."""
     server.route("/287g", body=ice_page(server.url(LOCAL_FOLDER + "p.xlsx"), server.url(LOCAL_FOLDER + "q.xlsx")),
@@ -403,7 +420,8 @@ def local_config(server, tmp_path, **crawl) -> Path:
 
 
 @pytest.mark.e2e
-def test_real_crawl_is_polite_and_its_second_check_gets_304s(server, tmp_path):
+def test_real_crawl_is_polite_and_its_second_check_gets_304s(local_site, tmp_path):
+    server = local_site
     serve_site(server)
     config, data = local_config(server, tmp_path), tmp_path / "data"
     first = run_check(config, data)
@@ -434,7 +452,8 @@ NETWORK_FAULTS = {
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("case", NETWORK_FAULTS)
-def test_real_crawl_network_faults_are_failed_checks(server, tmp_path, case):
+def test_real_crawl_network_faults_are_failed_checks(local_site, tmp_path, case):
+    server = local_site
     serve_site(server)
     path, reply, phrase = NETWORK_FAULTS[case]
     server.route(path, reply)
@@ -448,7 +467,8 @@ def test_real_crawl_network_faults_are_failed_checks(server, tmp_path, case):
 
 
 @pytest.mark.e2e
-def test_real_crawl_retries_a_transient_500_after_retry_after(server, tmp_path):
+def test_real_crawl_retries_a_transient_500_after_retry_after(local_site, tmp_path):
+    server = local_site
     serve_site(server)
     page = server.routes["/287g"][-1]
     server.route("/287g", Reply(status=503, headers={"Retry-After": "0"}), Reply(status=500), page)

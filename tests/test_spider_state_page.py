@@ -18,7 +18,6 @@ from watch287g.spiders.state_page import StatePageSpider
 
 from tests.support.checks import run_check, table, write_config
 from tests.support.saved_responses import Saved, StoredChecks, settings_for
-from watch287g.testing.fake_site import LocalServer
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -131,21 +130,17 @@ def test_html_table_roster_from_ice_2024_capture(tmp_path):
 
 
 @pytest.mark.e2e
-def test_real_crawl_of_a_page_then_its_conditional_recheck(tmp_path):
-    server = LocalServer()
-    try:
-        server.route("/SBIE", body=board(), headers=HTML, etag='"v1"')
-        config = write_config(tmp_path / "config.toml", [{"name": "fl-sbie", "type": "page",
-                                                          "url": server.url("/SBIE")}])
-        first = run_check(config, tmp_path / "data")
-        assert first.code == 0, first.stderr
-        assert first.source("fl-sbie")["verdicts"][0]["verdict"] == "baseline"
-        again = run_check(config, tmp_path / "data")
-        assert server.seen("/SBIE")[-1].headers["if-none-match"] == '"v1"'
-        assert again.source("fl-sbie")["fetched"][0]["status"] == 304
-        assert again.source("fl-sbie")["verdicts"][0]["verdict"] == "unchanged"
-    finally:
-        server.close()
+def test_real_crawl_of_a_page_then_its_conditional_recheck(local_site, tmp_path):
+    local_site.route("/SBIE", body=board(), headers=HTML, etag='"v1"')
+    config = write_config(tmp_path / "config.toml", [{"name": "fl-sbie", "type": "page",
+                                                      "url": local_site.url("/SBIE")}])
+    first = run_check(config, tmp_path / "data")
+    assert first.code == 0, first.stderr
+    assert first.source("fl-sbie")["verdicts"][0]["verdict"] == "baseline"
+    again = run_check(config, tmp_path / "data")
+    assert local_site.seen("/SBIE")[-1].headers["if-none-match"] == '"v1"'
+    assert again.source("fl-sbie")["fetched"][0]["status"] == 304
+    assert again.source("fl-sbie")["verdicts"][0]["verdict"] == "unchanged"
 
 
 # -- reading and diffing, without a spider ------------------------------------

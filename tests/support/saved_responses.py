@@ -26,10 +26,9 @@ from watch287g.core.records import SourceCheck
 from watch287g.spiders.middlewares import ConditionalRequestMiddleware
 from watch287g.state.store import Store
 
+from tests.support.checks import TEST_CRAWL
 from watch287g.commit import Committer
 from watch287g.settings import Settings
-
-TEST_CRAWL = {"contact": "tests@example.org", "download_delay": 0, "timeout": 10, "retries": 0}
 
 
 @dataclass
