@@ -35,6 +35,7 @@ from scrapy.exceptions import (
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from watch287g.core.records import Fetch, Source, SourceCheck
+from watch287g.core.sizes import human_size
 from watch287g.core.timeutil import now_iso
 
 # Every status reaches the callbacks, which turn errors into a failed check;
@@ -44,8 +45,6 @@ _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<\?xml[^>]*>\s
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([\w!#$%&+^`{}~-]+)'[^']*'([^;\s]+)", re.I)
 _FILENAME = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.I)
 _MAX_FILE_NAME = 200
-# [crawl] max_page_mb / max_workbook_mb count MB of 1024 * 1024 bytes; a refusal names the limit as configured.
-_MB = 1024 * 1024
 # One line per source as its check starts (`watch287g check` shows these).
 progress = logging.getLogger("watch287g.check")
 
@@ -154,7 +153,7 @@ class BaseSpider(scrapy.Spider):
             return f"cannot connect to {host}{after}"
         if isinstance(error, DownloadCancelledError):
             limit = request.meta.get("download_maxsize") or self.settings.getint("DOWNLOAD_MAXSIZE")
-            return f"{request.url} is larger than the {limit / _MB:g} MB limit"
+            return f"{request.url} is larger than the {human_size(limit)} limit"
         if isinstance(error, ResponseDataLossError):
             return f"the download of {request.url} was cut short{after}"
         text = " ".join(str(error).split()) or type(error).__name__

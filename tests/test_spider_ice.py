@@ -265,7 +265,7 @@ FAULTS = {
                                "the workbook (blocked?)"),
     "workbook 404": ({"participating": Saved(b"gone", status=404)}, "participating: HTTP 404 Not Found"),
     "workbook too large": ({"participating": DownloadCancelledError("Cancelling download: size over maxsize")},
-                           f"participating: {PART_URL} is larger than the 0.2 MB limit"),
+                           f"participating: {PART_URL} is larger than the 205 KB limit"),
     "robots.txt disallows": ({"participating": IgnoreRequest("Forbidden by robots.txt")},
                              f"participating: {PART_URL} is disallowed by the site's robots.txt"),
 }
@@ -444,7 +444,7 @@ def test_real_crawl_is_polite_and_its_second_check_gets_304s(local_site, tmp_pat
 NETWORK_FAULTS = {
     "page hangs": ("/287g", Reply(delay=30, body=b"late"), "no response within 1 s"),
     "workbook too large": (LOCAL_FOLDER + "p.xlsx", Reply(body=PART_0221 + b"\0" * 200_000),
-                           "is larger than the 0.2 MB limit"),
+                           "is larger than the 205 KB limit"),
     "robots.txt disallows": ("/robots.txt", Reply(body=b"User-agent: watch287g\nDisallow: /doclib/\n"),
                              "disallowed by the site's robots.txt"),
 }

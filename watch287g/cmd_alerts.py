@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-from watch287g.alerts import digest, outbox
 from watch287g.alerts.subscriptions import (
     ACTIVE,
     PAUSED,
@@ -26,6 +25,9 @@ from watch287g.alerts.subscriptions import (
 from watch287g.command import EXIT_BUSY, EXIT_FAILED, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.core.timeutil import to_iso, utcnow
+
+# The outbox (and slack-sdk, smtplib under it) is imported when a command
+# runs, not when the parser is built: `watch287g check` pays for none of it.
 
 
 def register(subparsers) -> None:
@@ -106,6 +108,8 @@ def _setup_warnings(ctx: Context, destination: str) -> list[str]:
 
 def _change(ctx: Context, ident: str, status: str) -> tuple:
     """Change a stored subscription's status; cancel what it no longer gets."""
+    from watch287g.alerts import outbox
+
     store, fixed, now = ctx.store(), ctx.settings.subscriptions, to_iso(utcnow())
     try:
         check_changeable(store.read(), fixed, ident, ctx.config.origin)   # refuse before taking the lock
@@ -150,11 +154,15 @@ def cmd_subscriptions(ctx: Context, args) -> int:
 
 
 def cmd_deliver(ctx: Context, args) -> int:
+    from watch287g.alerts import outbox
+
     report = outbox.deliver_due(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions)
     return _print_delivery(ctx, report)
 
 
 def cmd_digest(ctx: Context, args) -> int:
+    from watch287g.alerts import digest
+
     report = digest.send_digests(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions, args.cadence)
     if not ctx.json:
         print(f"{args.cadence} digest: {report['released']} queued items released")
@@ -179,6 +187,8 @@ def _print_delivery(ctx: Context, report: dict) -> int:
 
 
 def cmd_outbox(ctx: Context, args) -> int:
+    from watch287g.alerts import outbox
+
     state = outbox.status(ctx.store().read())
     if ctx.json:
         ctx.emit(state)

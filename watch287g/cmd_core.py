@@ -1,14 +1,14 @@
-"""Commands over the core: ``replay``, ``events``, ``status``."""
+"""Commands over the core: ``replay``, ``events``, ``status``.
+
+Each command imports what it needs when it runs: building the parser for
+any command must stay cheap (``watch287g check`` starts with it)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from watch287g import report
 from watch287g.command import Context, add_command, positive_int
-from watch287g.progress import Progress
-from watch287g.replay import read_manifest, run_replay
 
 
 def register(subparsers) -> None:
@@ -33,6 +33,9 @@ def register(subparsers) -> None:
 
 
 def cmd_replay(ctx: Context, args) -> int:
+    from watch287g.progress import Progress
+    from watch287g.replay import read_manifest, run_replay
+
     rows = read_manifest(args.manifest)   # checked whole before any write
     progress = Progress(len(rows), "replay", enabled=not (ctx.json or args.quiet))
 
@@ -56,6 +59,8 @@ def cmd_replay(ctx: Context, args) -> int:
 
 
 def cmd_events(ctx: Context, args) -> int:
+    from watch287g import report
+
     store = ctx.store()
     if not store.exists():
         print(f"no state in {store.data_dir} yet", file=sys.stderr)
@@ -73,6 +78,7 @@ def cmd_events(ctx: Context, args) -> int:
 
 
 def cmd_status(ctx: Context, args) -> int:
+    from watch287g import report
     from watch287g.service_status import render_status_section, status_section
 
     store = ctx.store()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import logging
 import sys
 
 from watch287g.cmd_config import check_config
 from watch287g.command import EXIT_USAGE, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.heartbeat import running_service_pid
-from watch287g.schedule import service_settings
-
 
 log = logging.getLogger("watch287g.service")
 
@@ -40,6 +38,8 @@ def cmd_run(ctx: Context, args) -> int:
         logging.getLogger("watch287g").setLevel(logging.INFO)   # one line per check and delivery
     for line in check_config(ctx.config, ctx.data_dir)["errors"]:
         log.warning("%s", line)
+    from watch287g.schedule import service_settings  # APScheduler: only for `run`
+
     settings = service_settings(ctx.config)
     if not settings.sources:
         raise UserError(f"no enabled [[sources]] in {ctx.config.origin}: nothing to watch")
