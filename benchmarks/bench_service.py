@@ -43,20 +43,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_site import LocalServer, serve_ice_lists
 
 ROOT = Path(__file__).resolve().parent.parent
 
 REPLAY = ROOT / "tests" / "fixtures" / "replay"
 PARTICIPATING = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
 PENDING = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
-XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-PAGE = b"""<html><head><title>287(g)</title></head><body>
-<h3>287(g) Participating Agencies</h3>
-<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3>
-<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
 IDLE_TARGET_MB = 80
 
 
@@ -68,9 +61,7 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 def serve(server: LocalServer) -> None:
-    server.route("/287g", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
-    server.route("/doclib/participatingAgencies.xlsx", Reply(body=PARTICIPATING.read_bytes(), headers=XLSX))
-    server.route("/doclib/pendingAgencies.xlsx", Reply(body=PENDING.read_bytes(), headers=XLSX))
+    serve_ice_lists(server, PARTICIPATING.read_bytes(), PENDING.read_bytes())
 
 
 def config_text(server: LocalServer, interval: float) -> str:

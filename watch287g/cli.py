@@ -28,9 +28,10 @@ def _command_modules():
         cmd_core,
         cmd_demo,
         cmd_service,
+        cmd_web,
     )
 
-    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts]
+    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_web, cmd_config, cmd_alerts]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

@@ -30,6 +30,7 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.schedule import service_settings
     from watch287g.settings import CrawlSettings, load_sources
     from watch287g.state.policy import Policy
+    from watch287g.web.settings import WebSettings
 
     return [
         ("sections", check_sections),
@@ -39,6 +40,7 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[web]", WebSettings.from_config),
     ]
 
 
@@ -47,7 +49,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "web"}
 
 
 def check_sections(config: Config) -> None:
@@ -75,6 +77,16 @@ def check_config(config: Config, data_dir: Path | None = None, secrets: bool = T
     return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
 
 
+def refuse_invalid_config(config: Config, data_dir: Path) -> bool:
+    """For commands that start long-running work (``run``, ``serve``):
+    print what `config check` refuses (secrets aside: the caller decides),
+    one line each, and say whether it refused anything."""
+    result = check_config(config, data_dir, secrets=False)
+    for line in result["errors"]:
+        print(f"watch287g: error: {line}", file=sys.stderr)
+    return not result["ok"]
+
+
 def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
     """Secrets that the configured destinations (the config's subscriptions,
     the operator's, and those stored in the data dir) need."""
@@ -92,7 +104,23 @@ def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
                 destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
         except StoreError as err:
             return [str(err)]
-    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)]
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] \
+        + _missing_web_secret(settings)
+
+
+def _missing_web_secret(settings) -> list[str]:
+    """[web] public_url signs links with a secret: without it, e-mails to
+    stored subscriptions wait and the web app cannot start."""
+    from watch287g.core.tokens import SecretError, secret_from_env
+
+    if not settings.web.public_url:
+        return []
+    try:
+        secret_from_env(settings.web.secret_env)
+    except SecretError as err:
+        return [f"[web] public_url is set but {err}; until it is, e-mails to stored subscriptions wait "
+                f"and the web app cannot start"]
+    return []
 
 
 def _with_origin(message: str, config: Config) -> str:

@@ -48,6 +48,7 @@ from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
 from watch287g.settings import Settings
 from watch287g.state.store import Store, StoreBusy, StoreError
+from watch287g.web.server import beside_service
 
 log = logging.getLogger("watch287g.service")
 
@@ -93,8 +94,9 @@ class Service:
         try:
             self.store.check_usable()
             self._install_signals()
-            self.scheduler.start()      # blocks until shutdown
-            self._finish_running_check()
+            with beside_service(self.app, self.store):   # the web app, when [web] listen and public_url are set
+                self.scheduler.start()      # blocks until shutdown
+                self._finish_running_check()
         finally:
             self.beat("stopped" if self.failure is None else f"failed: {self.failure}", final=True)
             lock.release()

@@ -12,6 +12,7 @@ they are read from the state in each write session.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
 from watch287g.readers.xlsx import Limits
 from watch287g.state.policy import Policy
+from watch287g.web.settings import WebSettings
 
 SOURCE_TYPES = ("ice", "page")
 FORMATS = ("xlsx", "html-table")
@@ -155,7 +157,13 @@ class Settings:
 
     @cached_property
     def alerts(self) -> AlertSettings:
-        return AlertSettings.from_config(self.config)
+        """[slack] [email] [outbox] [operator], and the links e-mails carry
+        when [web] public_url is set."""
+        return dataclasses.replace(AlertSettings.from_config(self.config), links=self.web.links)
+
+    @cached_property
+    def web(self) -> WebSettings:
+        return WebSettings.from_config(self.config)
 
     @cached_property
     def subscriptions(self) -> tuple[Subscription, ...]:

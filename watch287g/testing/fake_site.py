@@ -13,6 +13,15 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+# ICE's 287(g) page as it links its two workbooks (served at /287g by serve_ice_lists).
+ICE_PAGE = b"""<html><head><title>287(g)</title></head><body>
+<h3>287(g) Participating Agencies</h3>
+<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
+<h3>287(g) Pending Agencies</h3>
+<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
+</body></html>"""
+
 
 @dataclass
 class Reply:
@@ -123,3 +132,11 @@ def _handler(server: LocalServer):
             pass
 
     return Handler
+
+
+def serve_ice_lists(server: LocalServer, participating: bytes, pending: bytes, delay: float = 0.0) -> None:
+    """ICE's page at /287g and its two workbooks, as the next check will find them."""
+    server.route("/287g", Reply(body=ICE_PAGE, headers={"Content-Type": "text/html"}))
+    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating, headers=XLSX, delay=delay))
+    server.route("/doclib/pendingAgencies.xlsx", Reply(body=pending, headers=XLSX))
+
