@@ -13,7 +13,6 @@ import pytest
 from watch287g.core import events as ev
 from watch287g.readers.ice_page import soup_of
 from watch287g.readers.pages import PageError, diff, read_page
-
 from watch287g.spiders.state_page import StatePageSpider
 
 from tests.support.checks import run_check, table, write_config
