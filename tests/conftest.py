@@ -59,6 +59,16 @@ def cli(tmp_path, capsys, monkeypatch):
     return run
 
 
+@pytest.fixture
+def local_site():
+    """The scripted web site on 127.0.0.1 (watch287g/testing/fake_site.py), for real crawls."""
+    from watch287g.testing.fake_site import LocalServer
+
+    server = LocalServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch):
     # Tests only ever talk to 127.0.0.1; a proxy from the environment must not interfere.

@@ -33,6 +33,7 @@ def ice(server, **extra) -> dict:
     return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
 
 
+@pytest.mark.e2e
 def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     first = watch287g(config, data, "check", "--no-notify")
@@ -52,6 +53,7 @@ def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
            "(signed: 2025-02-19 -> 2025-02-26)" in second.stdout
 
 
+@pytest.mark.e2e
 def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     result = run_check(config, data, "--dry-run")
@@ -62,6 +64,7 @@ def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     assert len(server.seen("/p.xlsx")) == 1
 
 
+@pytest.mark.e2e
 def test_source_option_and_disabled_sources(server, tmp_path):
     other = {"name": "page", "type": "page", "url": server.url("/287g"), "enabled": False}
     config, data = write_config(tmp_path / "c.toml", [ice(server), other]), tmp_path / "data"
@@ -94,6 +97,7 @@ def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, sources, crawl, messag
     assert not (cli.data_dir / "state.json").exists()
 
 
+@pytest.mark.e2e
 def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)], lock_wait=0.5), tmp_path / "data"
     data.mkdir()
@@ -113,6 +117,7 @@ def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     assert server.seen("/287g") == []
 
 
+@pytest.mark.e2e
 def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     # As the README runs it: no config file anywhere (the cwd has none either).
     monkeypatch.delenv("WATCH287G_CONFIG", raising=False)

@@ -50,6 +50,7 @@ def ice_config(tmp_path: Path, site: LocalServer, extra: str = "") -> Path:
 # --- exit codes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_check_exits_1_when_its_deliveries_fail(tmp_path, site):
     # An SMTP port nobody listens on: the check itself is fine, delivery is not.
     config = ice_config(tmp_path, site, '\n[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = 9\nsecurity = "none"\n'
@@ -64,6 +65,7 @@ def test_check_exits_1_when_its_deliveries_fail(tmp_path, site):
     assert result.code == 1, result.stderr
 
 
+@pytest.mark.e2e
 def test_deliver_says_busy_with_exit_3_while_another_run_delivers(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
@@ -78,6 +80,7 @@ def test_deliver_says_busy_with_exit_3_while_another_run_delivers(tmp_path):
 # --- bad input: one line, state intact ----------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_data_dir_that_is_a_file_is_one_line_for_every_command(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
@@ -111,6 +114,7 @@ def test_a_workbook_given_as_the_replay_manifest_is_one_line(cli):
     assert "codec" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_global_options_work_after_the_command_too(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[[subscriptions]]\nname = "mine"\nemail = "me@example.org"\n')
@@ -127,6 +131,7 @@ def test_global_options_work_after_the_command_too(tmp_path):
 # --- secrets config check must name ---------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_config_check_names_a_secret_a_destination_needs(tmp_path, monkeypatch):
     config = tmp_path / "c.toml"
     config.write_text('[[subscriptions]]\nname = "desk"\nslack_channel = "C0123ABCD"\n\n'
@@ -147,6 +152,7 @@ def test_config_check_names_a_secret_a_destination_needs(tmp_path, monkeypatch):
 # --- progress and fast failure offline ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_check_shows_a_line_per_source_as_it_goes(tmp_path, site):
     result = watch287g(ice_config(tmp_path, site), tmp_path / "data", "check", "--no-notify")
     assert result.code == 0
@@ -180,6 +186,7 @@ def test_a_check_child_that_exits_without_a_result_is_a_crash_not_a_recorded_fai
     assert runner._outcome("ice", "2026-01-01T00:00:00Z", 0, b"", b"", False, 60).status == CRASHED
 
 
+@pytest.mark.e2e
 def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_check(tmp_path, site, monkeypatch):
     shadow = tmp_path / "cwd" / "watch287g"
     shadow.mkdir(parents=True)
@@ -191,6 +198,7 @@ def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_che
     assert outcome.status == OK, outcome.message
 
 
+@pytest.mark.e2e
 def test_run_on_an_unreadable_state_stops_at_once_and_names_the_backup(tmp_path, site):
     config = ice_config(tmp_path, site)
     data = tmp_path / "data"

@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 
+import pytest
 from filelock import FileLock
 from watch287g.core import events as ev
 from watch287g.state.store import Store
@@ -29,6 +30,9 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
 from watch287g.service_status import render_status_section, status_section
 from watch287g.testing.fake_site import Reply
 from watch287g.testing.fake_slack import FakeSlack
+
+# Every test here runs `watch287g run` in a child process against local servers.
+pytestmark = pytest.mark.e2e
 CHANNEL = "C0SERVICE1"
 FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 

@@ -42,16 +42,19 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path):
     store = Store(tmp_path / "data")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     seen = 0
-    for delay in (0.3, 0.45, 0.6, 0.75, 0.9):
+    for delay in (0.0, 0.05, 0.1, 0.15, 0.2):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store.data_dir)], env=env,
                                 stdout=subprocess.PIPE, text=True)
+        # Kill at a different moment of a later write each time, however slowly the writer started.
+        first = proc.stdout.readline()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        finished = [int(n) for n in (first + proc.stdout.read()).split()]
         writes = check_consistent(store)
-        assert writes >= seen  # committed writes are never lost
+        assert finished and finished[0] == seen + 1      # each writer went on from the last committed write...
+        assert writes >= finished[-1]                    # ...and no write it finished is lost
         seen = writes
-    assert seen > 0
     leftovers = [p.name for p in store.data_dir.iterdir() if p.name.endswith(".tmp")]
     # A killed writer may leave its temporary file; it is never read as state.
     assert all(name.startswith(".state.json.") for name in leftovers)

@@ -24,6 +24,9 @@ from tests.support.service import (  # noqa: F401 - server and smtp are fixtures
 from tests.support.web import SECRET, Client, links_in
 from tests.support.workbooks import PENDING_HEADER, agreement, sample_agreements, workbook_bytes
 
+# Every test here runs `watch287g run` or `watch287g serve` in a child process.
+pytestmark = pytest.mark.e2e
+
 READER, DESK = "reader@news.example", "desk@news.example"
 BASE = sample_agreements(40, "FLORIDA", "Town") + sample_agreements(20, "TEXAS", "City")
 POLK = agreement("FLORIDA", "Polk County Sheriff's Office", county="Polk County", signed="2025-03-05")

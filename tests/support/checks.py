@@ -34,10 +34,14 @@ def toml_value(value) -> str:
     return json.dumps(value)
 
 
+# Fast, test-friendly [crawl] settings.
+TEST_CRAWL = {"contact": "tests@example.org", "download_delay": 0, "timeout": 10, "retries": 0,
+              "retry_backoff": 0, "lock_wait": 1}
+
+
 def write_config(path: Path, sources: list[dict], **crawl) -> Path:
-    """A config with fast, test-friendly [crawl] settings and these sources."""
-    settings = {"contact": "tests@example.org", "download_delay": 0, "timeout": 10, "retries": 0,
-                "retry_backoff": 0, "lock_wait": 1, **crawl}
+    """A config with TEST_CRAWL's [crawl] settings and these sources."""
+    settings = {**TEST_CRAWL, **crawl}
     lines = ["[crawl]", *(f"{k} = {toml_value(v)}" for k, v in settings.items())]
     for source in sources:
         lines += ["", "[[sources]]", *(f"{k} = {toml_value(v)}" for k, v in source.items())]
