@@ -173,13 +173,18 @@ def _mark_missing(record: dict, snap: ListSnapshot) -> None:
         record["missing_count"] += 1
 
 
-def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple[dict, Row, str]], list[dict], list[Row]]:
+def _match(live: list[dict], groups: dict[tuple, list[Row]],
+           settled: str) -> tuple[list[tuple[dict, Row, str]], list[dict], list[Row]]:
     """Pair stored records with rows: exact keys (and earlier spellings) first,
-    then identity evidence for what is left on both sides."""
+    then identity evidence for what is left on both sides. Records in the
+    ``settled`` status (a signed application, a merged duplicate) pair by
+    exact evidence only, so history never feeds the fuzzy pairing."""
     index: dict[tuple, dict] = {}
-    for record in live:
-        for key in _keys_of(record):
-            index.setdefault(key, record)
+    for in_play in (True, False):  # a record still in play claims its key first
+        for record in live:
+            if (record["status"] != settled) == in_play:
+                for key in _keys_of(record):
+                    index.setdefault(key, record)
     pairs, used, leftover_rows = [], set(), []
     for key, rows in groups.items():
         record = index.get(key)
@@ -188,8 +193,14 @@ def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple
             pairs.append((record, _pick(rows, record), "exact"))
         else:
             leftover_rows.append(rows[0])
-    leftover_records = [r for r in live if id(r) not in used]
-    fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows)
+    # A settled record can only pair by exact evidence: look at it only when a
+    # leftover row carries its agency key or MOA address.
+    row_names = {row.agency_key for row in leftover_rows}
+    row_documents = {row.moa_url for row in leftover_rows if row.moa_url}
+    leftover_records = [r for r in live if id(r) not in used and (
+        r["status"] != settled or r["agency_key"] in row_names or r.get("moa_url") in row_documents)]
+    fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows,
+                             settled=frozenset(i for i, r in enumerate(leftover_records) if r["status"] == settled))
     paired_rows = set()
     for i, j, _points in fuzzy:
         pairs.append((leftover_records[i], leftover_rows[j], "evidence"))
@@ -197,6 +208,27 @@ def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple
         paired_rows.add(j)
     return (pairs, [r for r in live if id(r) not in used],
             [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
+
+
+class _NameLookup:
+    """Records of the other side (listed agreements, open applications) by
+    state and model, to find the one a record names: same state and model
+    and a near name. Grouped on the first lookup: most lists need none."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self.records = records
+        self._by_where: dict[tuple, list[dict]] | None = None
+
+    def named_like(self, record: dict | Row, min_name_points: int) -> list[dict]:
+        """Same state and model, name at least this near; in list order."""
+        if self._by_where is None:
+            self._by_where = {}
+            for other in self.records:
+                self._by_where.setdefault((other["state"], other["model"]), []).append(other)
+        probe = identity.view(record) if isinstance(record, dict) else record
+        return [other for other in self._by_where.get((probe.state, probe.model), ())
+                if other is not record
+                and identity.name_at_least(other["agency_key"], probe.agency_key, min_name_points)]
 
 
 def _start(records: list[dict], roster: Roster, snap: ListSnapshot,
@@ -219,14 +251,15 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     if baseline:
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, MERGED)]
-    pairs, gone, new_rows = _match(live, groups)
+    pairs, gone, new_rows = _match(live, groups, MERGED)
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
     listed = [record for record, _row, _how in pairs]
     new_rows = _reinstate(records, new_rows, snap, out)
+    applications = _NameLookup([r for r in pending if r["status"] in (LISTED, MISSING)])
     for row in new_rows:
         record = _new_record(row, snap, taken)
-        pending_record = _pending_match(pending, row)
+        pending_record = _pending_match(applications, row)
         extra = {"from_pending": pending_record is not None}
         if pending_record is not None:
             pending_record.update(status=SIGNED, agreement_uid=record["uid"])
@@ -236,8 +269,9 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
         out.new_records.append(record)
         out.events.append(_event(ev.SIGNED, record, snap, row, **extra))
         out.stats["signed"] += 1
+    twins = _NameLookup(listed)
     for record in _confirmed_gone(gone, MERGED, snap, policy.debounce):
-        twin = _listed_twin(record, listed)
+        twin = _listed_twin(record, twins)
         if twin is not None:
             record.update(status=MERGED, merged_into=twin["uid"])
             twin["aliases"] = sorted({*twin["aliases"], record["agency_key"], *record["aliases"]}
@@ -253,12 +287,10 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     return out
 
 
-def _listed_twin(record: dict, listed: list[dict]) -> dict | None:
+def _listed_twin(record: dict, listed: _NameLookup) -> dict | None:
     """A listed record that the identity evidence says is this same agreement:
     same state and model, a near name, and enough other evidence to pair."""
-    candidates = [r for r in listed if r is not record and r["state"] == record["state"]
-                  and r["model"] == record["model"]
-                  and identity.name_points(record["agency_key"], r["agency_key"]) >= 1]
+    candidates = listed.named_like(record, identity.LOOSELY_NEAR)
     pairs = identity.pair_up([identity.view(record)], [identity.view(r) for r in candidates])
     return candidates[pairs[0][1]] if pairs else None
 
@@ -319,16 +351,13 @@ def _reinstate(records: list[dict], rows: list[Row], snap: ListSnapshot, out: Ou
     return [row for j, row in enumerate(rows) if j not in back]
 
 
-def _pending_match(pending: list[dict], row: Row) -> dict | None:
-    """The pending application this new agreement answers, if any: same
-    state and model, and a name that is the same or near."""
-    best, best_points = None, 1
-    for record in pending:
-        if record["status"] not in (LISTED, MISSING) or record["state"] != row.state \
-                or record["model"] != row.model:
-            continue
+def _pending_match(applications: _NameLookup, row: Row) -> dict | None:
+    """The open application this new agreement answers, if any: same state
+    and model, and a name that is the same or near (the nearest wins)."""
+    best, best_points = None, identity.NEAR - 1
+    for record in applications.named_like(row, identity.NEAR):
         points = identity.name_points(record["agency_key"], row.agency_key)
-        if points > best_points:
+        if record["status"] in (LISTED, MISSING) and points > best_points:
             best, best_points = record, points
     return best
 
@@ -344,16 +373,16 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     if baseline:
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, SIGNED)]
-    pairs, gone, new_rows = _match(live, groups)
+    pairs, gone, new_rows = _match(live, groups, SIGNED)
     for record, row, _how in pairs:
         if record["status"] == MISSING:
             out.stats["pending_returned_within_debounce"] += 1
             record.update(status=LISTED, missing_since=None, missing_count=0)
         _apply_row(record, row, snap)
-    listed_agreements = [a for a in agreements if a["status"] == LISTED]
+    participating = _NameLookup([a for a in agreements if a["status"] == LISTED])
     for row in new_rows:
         record = _new_record(row, snap, taken)
-        if _agreement_for(listed_agreements, record):
+        if _agreement_for(participating, record):
             record["status"] = SIGNED  # already participating: ICE's lists lag each other
             out.stats["pending_already_signed"] += 1
         else:
@@ -361,7 +390,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
             out.stats["pending_added"] += 1
         out.new_records.append(record)
     for record in _confirmed_gone(gone, SIGNED, snap, policy.debounce):
-        agreement = _agreement_for(listed_agreements, record)
+        agreement = _agreement_for(participating, record)
         if agreement is not None:
             record.update(status=SIGNED, agreement_uid=agreement["uid"])
             out.stats["pending_left_as_signed"] += 1
@@ -374,9 +403,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     return out
 
 
-def _agreement_for(agreements: list[dict], record: dict) -> dict | None:
-    for agreement in agreements:
-        if agreement["state"] == record["state"] and agreement["model"] == record["model"] \
-                and identity.name_points(agreement["agency_key"], record["agency_key"]) >= 2:
-            return agreement
-    return None
+def _agreement_for(participating: _NameLookup, record: dict) -> dict | None:
+    """A listed agreement of the same state and model with a near name."""
+    agreements = participating.named_like(record, identity.NEAR)
+    return agreements[0] if agreements else None
