@@ -70,21 +70,22 @@ def _group_rows(roster: Roster, stats: Counter) -> dict[tuple, list[Row]]:
 
 def _pick(rows: list[Row], record: dict) -> Row:
     """Of a duplicated agreement's rows, the one that agrees with what we know."""
+    if len(rows) == 1:
+        return rows[0]
     for row in rows:
         if row.signed == record.get("signed"):
             return row
     return rows[0]
 
 
-def _record_key(record: dict) -> tuple:
-    return (record["state"], record["agency_key"], record["model"])
-
-
-def _keys_of(record: dict) -> list[tuple]:
-    """The record's current key and the keys of its earlier spellings, so a
-    name that flips back (GREEN FORKS, GREENS FORK) matches exactly."""
-    return [_record_key(record)] + [
-        (record["state"], alias, record["model"]) for alias in record.get("aliases", ())]
+def _index_keys(index: dict[tuple, dict], record: dict) -> None:
+    """Index the record by its current key and the keys of its earlier
+    spellings, so a name that flips back (GREEN FORKS, GREENS FORK) matches
+    exactly. A key already taken stays with its first record."""
+    state, model = record["state"], record["model"]
+    index.setdefault((state, record["agency_key"], model), record)
+    for alias in record.get("aliases") or ():
+        index.setdefault((state, alias, model), record)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -121,21 +122,24 @@ def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
     if record.get("agency_key") and record["agency_key"] != row.agency_key \
             and record["agency_key"] not in record["aliases"]:
         record["aliases"].append(record["agency_key"])
-    record.update(state=row.state, agency=row.agency, agency_key=row.agency_key, model=row.model)
+    record["state"], record["agency"] = row.state, row.agency
+    record["agency_key"], record["model"] = row.agency_key, row.model
     for name in ("county", "agency_type", "moa_url", "addendum_url", "signed"):
         value = getattr(row, name)
         if value is not None or name not in record:
             record[name] = value
     record["last_seen"] = snap.observed_at
     record["last_listed"] = {**snap.evidence, "line": row.line}
-    record["row"] = row.evidence()
+    stored = record.get("row")
+    if not stored or stored["line"] != row.line or stored["values"] != row.raw:
+        record["row"] = row.evidence()  # an unchanged row keeps its stored copy: no garbage per row
 
 
 def _changes(record: dict, row: Row) -> dict:
     changes = {}
     for name in COMPARED_FIELDS:
         old, new = record.get(name), getattr(row, name)
-        if new is None:
+        if new is None or new == old:
             continue
         if isinstance(old, str) and isinstance(new, str) and old.casefold() == new.casefold():
             continue  # ICE switching between ALL CAPS and Title Case is not news
@@ -166,6 +170,11 @@ def _confirmed_gone(gone: list[dict], settled: str, snap: ListSnapshot, debounce
             yield record
 
 
+def _relist(record: dict) -> None:
+    if record["status"] != LISTED:
+        record.update(status=LISTED, missing_since=None, missing_count=0)
+
+
 def _mark_missing(record: dict, snap: ListSnapshot) -> None:
     if record["status"] == LISTED:
         record.update(status=MISSING, missing_since=snap.observed_at, missing_count=1)
@@ -180,11 +189,14 @@ def _match(live: list[dict], groups: dict[tuple, list[Row]],
     ``settled`` status (a signed application, a merged duplicate) pair by
     exact evidence only, so history never feeds the fuzzy pairing."""
     index: dict[tuple, dict] = {}
-    for in_play in (True, False):  # a record still in play claims its key first
-        for record in live:
-            if (record["status"] != settled) == in_play:
-                for key in _keys_of(record):
-                    index.setdefault(key, record)
+    settled_records = []
+    for record in live:  # a record still in play claims its keys first
+        if record["status"] == settled:
+            settled_records.append(record)
+        else:
+            _index_keys(index, record)
+    for record in settled_records:
+        _index_keys(index, record)
     pairs, used, leftover_rows = [], set(), []
     for key, rows in groups.items():
         record = index.get(key)
@@ -299,7 +311,7 @@ def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy:
     if record["status"] == MERGED:
         # ICE lists the duplicate again: the agreement itself has not changed.
         out.stats["merged_listing_back"] += 1
-        record.update(status=LISTED, missing_since=None, missing_count=0)
+        _relist(record)
         _apply_row(record, row, snap)
         return
     if record["status"] == MISSING:
@@ -314,7 +326,7 @@ def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy:
             renewal = {"old": old_signed, "new": new_signed}
         else:
             changes["signed"] = {"old": old_signed, "new": new_signed}
-    record.update(status=LISTED, missing_since=None, missing_count=0)
+    _relist(record)
     _apply_row(record, row, snap)
     if renewal:
         out.events.append(_event(ev.RENEWED, record, snap, row, previous_signed=renewal["old"],
@@ -377,7 +389,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     for record, row, _how in pairs:
         if record["status"] == MISSING:
             out.stats["pending_returned_within_debounce"] += 1
-            record.update(status=LISTED, missing_since=None, missing_count=0)
+            _relist(record)
         _apply_row(record, row, snap)
     participating = _NameLookup([a for a in agreements if a["status"] == LISTED])
     for row in new_rows:

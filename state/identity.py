@@ -143,10 +143,20 @@ def tokens_conflict(key_a: str, key_b: str) -> bool:
                for token_class, values in tokens_a.items() if token_class in tokens_b)
 
 
-# A long generic word ICE mistypes (SHERRIFS, DEPARTENT, CONSTBALES) is still
-# generic; below six letters a near word is as likely a place (PARIS, PARISH).
-_LONG_GENERIC = tuple(word for word in GENERIC_WORDS if len(word) >= 6)
-_TYPO_MIN = 0.85
+# A long generic word ICE mistypes (SHERRIFS, DEPARTENT, CONSTBALES, COUNRY)
+# is still generic; below six letters a word one typo from a generic one is
+# as likely a place (PARIS, PARISH). "One typo" is one letter dropped from
+# either word or both: a letter missing, added, changed or two swapped.
+def _one_letter_dropped(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+_GENERIC_TYPOS = frozenset(variant for word in GENERIC_WORDS if len(word) >= 6
+                           for variant in (word, *_one_letter_dropped(word)))
+
+
+def _mistyped_generic(word: str) -> bool:
+    return len(word) >= 6 and (word in _GENERIC_TYPOS or not _GENERIC_TYPOS.isdisjoint(_one_letter_dropped(word)))
 
 
 @lru_cache(maxsize=65536)
@@ -155,8 +165,7 @@ def distinctive(key: str) -> str:
     mistyped long generic words (``CHRISTIAN`` for Christian County Sherrif's
     Office, as for Christian County Sheriff's Office)."""
     words = distinctive_key(key).split()
-    kept = [word for word in words if len(word) < 6 or not any(
-        abs(len(word) - len(generic)) <= 2 and _ratio(word, generic) >= _TYPO_MIN for generic in _LONG_GENERIC)]
+    kept = [word for word in words if not _mistyped_generic(word)]
     return " ".join(kept or words)
 
 
