@@ -21,6 +21,7 @@ listing: it is merged into the other record, not reported terminated.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ WITHDRAWN, SIGNED = "withdrawn", "signed"
 # Fields compared for corrections; a blank new value never erases a known one
 # (ICE blanks cells by mistake far more often than it removes information).
 COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url", "addendum_url")
+_compared_values = operator.attrgetter(*COMPARED_FIELDS)
 
 
 @dataclass
@@ -58,34 +60,68 @@ def _days_between(earlier: str, later: str) -> float:
     return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds() / 86400
 
 
-def _group_rows(roster: Roster, stats: Counter) -> dict[tuple, list[Row]]:
-    """Rows by (state, agency, model). ICE sometimes lists one agreement twice
-    (St. Cloud PD with two dates): one agreement, several rows."""
-    groups: dict[tuple, list[Row]] = {}
+@dataclass
+class _Groups:
+    """The list's rows by (state, agency, model). ICE sometimes lists one
+    agreement twice (St. Cloud PD with two dates): one agreement, several
+    rows. Only repeated keys get a list, so a 100,000-row list makes no
+    100,000 small lists."""
+
+    first: dict[str, Row] = field(default_factory=dict)
+    repeats: dict[str, list[Row]] = field(default_factory=dict)
+
+    def pick(self, key: str, record: dict) -> Row:
+        """Of a duplicated agreement's rows, the one that agrees with what we know."""
+        row = self.first[key]
+        if key in self.repeats and row.signed != record.get("signed"):
+            return next((r for r in self.repeats[key] if r.signed == record.get("signed")), row)
+        return row
+
+
+def _group_rows(roster: Roster, stats: Counter) -> _Groups:
+    groups = _Groups()
     for row in roster.rows:
-        groups.setdefault(row.key, []).append(row)
-    stats["duplicate_rows"] += sum(len(g) - 1 for g in groups.values())
+        key = _agreement_key(row.state, row.agency_key, row.model)
+        if key not in groups.first:
+            groups.first[key] = row
+        else:
+            groups.repeats.setdefault(key, [groups.first[key]]).append(row)
+            stats["duplicate_rows"] += 1
     return groups
 
 
-def _pick(rows: list[Row], record: dict) -> Row:
-    """Of a duplicated agreement's rows, the one that agrees with what we know."""
-    if len(rows) == 1:
-        return rows[0]
-    for row in rows:
-        if row.signed == record.get("signed"):
-            return row
-    return rows[0]
+@dataclass
+class _Pairs:
+    """Records and the rows that list them, as parallel lists (no tuple per row)."""
+
+    records: list[dict] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    how: list[str] = field(default_factory=list)    # "exact" or "evidence"
+
+    def add(self, record: dict, row: Row, how: str) -> None:
+        self.records.append(record)
+        self.rows.append(row)
+        self.how.append(how)
+
+    def __iter__(self) -> Iterator[tuple[dict, Row, str]]:
+        return zip(self.records, self.rows, self.how)
 
 
-def _index_keys(index: dict[tuple, dict], record: dict) -> None:
+def _agreement_key(state: str | None, agency_key: str, model: str | None) -> str:
+    """(state, agency, model) as one string: strings are not tracked by the
+    cyclic collector, so a 100,000-row list adds no 200,000 tuples for it to
+    traverse. Agency keys hold only letters, digits and spaces."""
+    return f"{state}|{agency_key}|{model}"
+
+
+def _index_keys(index: dict[str, dict], record: dict) -> None:
     """Index the record by its current key and the keys of its earlier
     spellings, so a name that flips back (GREEN FORKS, GREENS FORK) matches
     exactly. A key already taken stays with its first record."""
     state, model = record["state"], record["model"]
-    index.setdefault((state, record["agency_key"], model), record)
+    index.setdefault(_agreement_key(state, record["agency_key"], model), record)
     for alias in record.get("aliases") or ():
-        index.setdefault((state, alias, model), record)
+        index.setdefault(_agreement_key(state, alias, model), record)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -131,11 +167,17 @@ def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
     record["last_seen"] = snap.observed_at
     record["last_listed"] = {**snap.evidence, "line": row.line}
     stored = record.get("row")
-    if not stored or stored["line"] != row.line or stored["values"] != row.raw:
-        record["row"] = row.evidence()  # an unchanged row keeps its stored copy: no garbage per row
+    if stored and stored["values"] == row.raw:
+        # The row moved but says the same: share the stored values, do not copy
+        # them (100,000 rows are 100,000 dicts fewer for the collector).
+        record["row"] = {"line": row.line, "values": stored["values"]}
+    else:
+        record["row"] = row.evidence()
 
 
 def _changes(record: dict, row: Row) -> dict:
+    if _compared_values(row) == tuple(map(record.get, COMPARED_FIELDS)):
+        return {}  # the common case, checked at C speed
     changes = {}
     for name in COMPARED_FIELDS:
         old, new = record.get(name), getattr(row, name)
@@ -182,13 +224,12 @@ def _mark_missing(record: dict, snap: ListSnapshot) -> None:
         record["missing_count"] += 1
 
 
-def _match(live: list[dict], groups: dict[tuple, list[Row]],
-           settled: str) -> tuple[list[tuple[dict, Row, str]], list[dict], list[Row]]:
+def _match(live: list[dict], groups: _Groups, settled: str) -> tuple[_Pairs, list[dict], list[Row]]:
     """Pair stored records with rows: exact keys (and earlier spellings) first,
     then identity evidence for what is left on both sides. Records in the
     ``settled`` status (a signed application, a merged duplicate) pair by
     exact evidence only, so history never feeds the fuzzy pairing."""
-    index: dict[tuple, dict] = {}
+    index: dict[str, dict] = {}
     settled_records = []
     for record in live:  # a record still in play claims its keys first
         if record["status"] == settled:
@@ -197,28 +238,28 @@ def _match(live: list[dict], groups: dict[tuple, list[Row]],
             _index_keys(index, record)
     for record in settled_records:
         _index_keys(index, record)
-    pairs, used, leftover_rows = [], set(), []
-    for key, rows in groups.items():
+    pairs, used, leftover_rows = _Pairs(), set(), []
+    for key, row in groups.first.items():
         record = index.get(key)
         if record is not None and id(record) not in used:
             used.add(id(record))
-            pairs.append((record, _pick(rows, record), "exact"))
+            pairs.add(record, groups.pick(key, record), "exact")
         else:
-            leftover_rows.append(rows[0])
+            leftover_rows.append(row)
     # A settled record can only pair by exact evidence: look at it only when a
     # leftover row carries its agency key or MOA address.
+    unmatched = [r for r in live if id(r) not in used]
     row_names = {row.agency_key for row in leftover_rows}
     row_documents = {row.moa_url for row in leftover_rows if row.moa_url}
-    leftover_records = [r for r in live if id(r) not in used and (
-        r["status"] != settled or r["agency_key"] in row_names or r.get("moa_url") in row_documents)]
+    leftover_records = [r for r in unmatched if r["status"] != settled
+                        or r["agency_key"] in row_names or r.get("moa_url") in row_documents]
     fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows,
                              settled=frozenset(i for i, r in enumerate(leftover_records) if r["status"] == settled))
-    paired_rows = set()
     for i, j, _points in fuzzy:
-        pairs.append((leftover_records[i], leftover_rows[j], "evidence"))
+        pairs.add(leftover_records[i], leftover_rows[j], "evidence")
         used.add(id(leftover_records[i]))
-        paired_rows.add(j)
-    return (pairs, [r for r in live if id(r) not in used],
+    paired_rows = {j for _i, j, _points in fuzzy}
+    return (pairs, [r for r in unmatched if id(r) not in used],
             [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
 
 
@@ -244,15 +285,15 @@ class _NameLookup:
 
 
 def _start(records: list[dict], roster: Roster, snap: ListSnapshot,
-           baseline: bool) -> tuple[Outcome, dict[tuple, list[Row]], set[str]]:
+           baseline: bool) -> tuple[Outcome, _Groups, set[str]]:
     """Group the list's rows; on a baseline, every row becomes a record
     silently (the first good list of a kind sets state, it reports nothing)."""
     out = Outcome()
     groups = _group_rows(roster, out.stats)
     taken = {r["uid"] for r in records}
     if baseline:
-        for rows in groups.values():
-            out.new_records.append(_new_record(rows[0], snap, taken))
+        for row in groups.first.values():
+            out.new_records.append(_new_record(row, snap, taken))
     return out, groups, taken
 
 
@@ -266,7 +307,7 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     pairs, gone, new_rows = _match(live, groups, MERGED)
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
-    listed = [record for record, _row, _how in pairs]
+    listed = pairs.records
     new_rows = _reinstate(records, new_rows, snap, out)
     applications = _NameLookup([r for r in pending if r["status"] in (LISTED, MISSING)])
     for row in new_rows:
