@@ -37,7 +37,10 @@ WITHDRAWN, SIGNED = "withdrawn", "signed"
 # Fields compared for corrections; a blank new value never erases a known one
 # (ICE blanks cells by mistake far more often than it removes information).
 COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url", "addendum_url")
-_compared_values = operator.attrgetter(*COMPARED_FIELDS)
+# Everything a row sets on its record, compared at C speed: most rows of most
+# lists say exactly what their record holds.
+_ROW_FIELDS = (*COMPARED_FIELDS, "agency_key", "signed")
+_row_values = operator.attrgetter(*_ROW_FIELDS)
 
 
 @dataclass
@@ -154,7 +157,16 @@ def _new_record(row: Row, snap: ListSnapshot, taken: set[str]) -> dict:
     return record
 
 
+def _same_values(record: dict, row: Row) -> bool:
+    return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
+
+
 def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
+    _copy_values(record, row)
+    _mark_seen(record, row, snap)
+
+
+def _copy_values(record: dict, row: Row) -> None:
     if record.get("agency_key") and record["agency_key"] != row.agency_key \
             and record["agency_key"] not in record["aliases"]:
         record["aliases"].append(record["agency_key"])
@@ -164,6 +176,10 @@ def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
         value = getattr(row, name)
         if value is not None or name not in record:
             record[name] = value
+
+
+def _mark_seen(record: dict, row: Row, snap: ListSnapshot) -> None:
+    """The record cites the list and line that listed it last."""
     record["last_seen"] = snap.observed_at
     record["last_listed"] = {**snap.evidence, "line": row.line}
     stored = record.get("row")
@@ -176,8 +192,8 @@ def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
 
 
 def _changes(record: dict, row: Row) -> dict:
-    if _compared_values(row) == tuple(map(record.get, COMPARED_FIELDS)):
-        return {}  # the common case, checked at C speed
+    if _same_values(record, row):
+        return {}
     changes = {}
     for name in COMPARED_FIELDS:
         old, new = record.get(name), getattr(row, name)
@@ -349,6 +365,9 @@ def _listed_twin(record: dict, listed: _NameLookup) -> dict | None:
 
 
 def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy: Policy, out: Outcome) -> None:
+    if record["status"] == LISTED and _same_values(record, row):
+        _mark_seen(record, row, snap)  # most rows of most lists: listed again, unchanged
+        return
     if record["status"] == MERGED:
         # ICE lists the duplicate again: the agreement itself has not changed.
         out.stats["merged_listing_back"] += 1
