@@ -33,21 +33,23 @@ import os
 import signal
 import uuid
 from collections import defaultdict
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from filelock import FileLock, Timeout
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
-from watch287g.alerts.slack import ReconcileError, SendResult
 from watch287g.alerts.subscriptions import (
     Subscription,
     all_subscriptions,
     describe_destination,
 )
-from watch287g.alerts.transports import Batch, transport_for
 from watch287g.core import events as ev
 from watch287g.core.timeutil import aware, parse_iso, to_iso, utcnow
 from watch287g.state import journal
+
+if TYPE_CHECKING:
+    from watch287g.alerts.slack import SendResult
+    from watch287g.alerts.transports import Batch
 
 PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
 DELIVERY_LOCK = "delivery.lock"
@@ -141,6 +143,11 @@ def _count_unsent(db) -> int:
 
 
 def _load_batch(db, token: str, rows: list) -> Batch:
+    # The transports (slack-sdk, smtplib, the renderers) load only when
+    # something is to be sent: recording events and finding nothing due
+    # (every check) need none of them.
+    from watch287g.alerts.transports import Batch
+
     event_ids = sorted({row["event_id"] for row in rows})
     return Batch(token=token, destination=rows[0]["destination"], cadence=rows[0]["cadence"],
                  batch_at=parse_iso(rows[0]["batch_at"]), events=[dict(db.events.get(i)) for i in event_ids],
@@ -173,6 +180,9 @@ def _claim_due(store, settings: AlertSettings, fixed: Sequence[Subscription], no
 
 def _settle_in_doubt(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
                      now: dt.datetime, report: dict) -> None:
+    from watch287g.alerts.slack import ReconcileError
+    from watch287g.alerts.transports import transport_for
+
     transport = transport_for(batch, settings)
     if transport.readable_back:
         try:
@@ -234,6 +244,8 @@ def reasons(batch: Batch, subscriptions: dict[str, Subscription]) -> list[str]:
 
 def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
                      now: dt.datetime, report: dict) -> None:
+    from watch287g.alerts.transports import transport_for
+
     subscriptions = {s.id: s for s in all_subscriptions(store.read(), fixed)}
     result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions))
     if result.error is None and os.environ.get(CRASH_AFTER_SEND_ENV) == "1":

@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup, Tag
 from watch287g.core import normalize as norm
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 KINDS = ("participating", "pending")
 _KIND_WORDS = {
@@ -66,6 +69,10 @@ class IcePage:
 
 
 def soup_of(html: bytes | str) -> BeautifulSoup:
+    # bs4 (with soupsieve) loads only when a page is parsed: a check whose
+    # page answers 304 Not Modified never needs it.
+    from bs4 import BeautifulSoup
+
     return BeautifulSoup(html, "lxml")
 
 
