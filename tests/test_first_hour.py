@@ -187,7 +187,10 @@ def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_che
     (shadow / "cli.py").write_text("raise SystemExit(1)\n")
     monkeypatch.chdir(shadow.parent)
     runner = CheckRunner(load_config(ice_config(tmp_path, site)), tmp_path / "data")
-    outcome = runner.run("ice", timeout=60)
+    try:
+        outcome = runner.run("ice", timeout=60)
+    finally:
+        runner.close()
     assert outcome.status == OK, outcome.message
 
 

@@ -101,6 +101,18 @@ def checks(data_dir: Path) -> list[dict]:
     return sorted(db(data_dir).checks.all(), key=lambda c: c["started_at"])
 
 
+def check_server(service: Service) -> int:
+    """The pid of the service's check server (watch287g/check_server.py)."""
+    found = subprocess.run(["pgrep", "-P", str(service.proc.pid), "-f", "watch287g.check_server"],
+                           capture_output=True, text=True).stdout.split()
+    assert len(found) == 1, found
+    return int(found[0])
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
     server.route("/287g", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
     server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating.read_bytes(), headers=XLSX,
@@ -326,19 +338,27 @@ weekly_digest = false
         assert service.stop() == 0, service.log()
 
 
-def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+def check_hanging_list(tmp_path: Path, server: LocalServer, extra: str = "") -> Service:
+    """A running service (hourly checks, no digests) asked to check now a
+    page whose participating list hangs; returns once the list is requested."""
     serve_ice(server, PARTICIPATING_0306, delay=60)
-    data = tmp_path / "data"
-    config = write_config(tmp_path / "config.toml", server, """
+    config = write_config(tmp_path / "config.toml", server, f"""
 interval_seconds = 3600
-check_timeout_seconds = 4
 daily_digest = false
 weekly_digest = false
+{extra}
 """)
-    service = Service(config, data)
+    service = Service(config, tmp_path / "data")
+    service.wait_running()
+    assert service.cli("run", "--check-now").returncode == 0
+    wait_for(lambda: server.seen("/doclib/participatingAgencies.xlsx"), 30, "the check to be mid-download", service)
+    return service
+
+
+def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server, "check_timeout_seconds = 4")
     try:
-        service.wait_running()
-        assert service.cli("run", "--check-now").returncode == 0
         wait_for(lambda: checks(data), 30, "the timed-out check's record", service)
         time.sleep(1.5)     # the service's own record would land now, if it double-counted
         failed = checks(data)
@@ -347,8 +367,28 @@ weekly_digest = false
         beat = wait_for(lambda: service.heartbeat().get("last_results"), 10, "the heartbeat", service)
         assert beat["ice"]["status"] in ("timeout", "crashed")
         assert service.proc.poll() is None          # the service lives on
-        # No process of the killed check is left behind.
-        children = subprocess.run(["pgrep", "-f", f"--data-dir {data} -q check"], capture_output=True, text=True)
-        assert children.stdout.strip() == ""
+        # No process of the killed check is left behind: the check server has no child.
+        assert children(check_server(service)) == []
     finally:
         assert service.stop() == 0, service.log()
+
+
+def test_a_check_server_that_dies_mid_check_is_a_failed_check_and_is_replaced(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server)
+    try:
+        first = check_server(service)
+        os.kill(first, signal.SIGKILL)
+        [failed] = wait_for(lambda: checks(data), 30, "the lost check's record", service)
+        assert not failed["ok"] and failed["recorded_by"] == "service"
+        assert failed["message"] == "check process was lost: the check server died while it ran"
+        assert db(data).meta.get("health:ice")["failures"] == 1
+        assert service.proc.poll() is None
+        serve_ice(server, PARTICIPATING_0306)
+        assert service.cli("run", "--check-now").returncode == 0
+        wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check from a new server", service)
+        second = check_server(service)
+        assert second != first
+    finally:
+        assert service.stop() == 0, service.log()
+    assert not Path(f"/proc/{second}").exists()      # the service stopped its check server
