@@ -9,7 +9,10 @@ comes out of it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,6 +176,30 @@ def test_without_validators_the_body_is_hashed_every_time(server, tmp_path):
     assert len(signed) == 88
     assert {e["source"]["sha256"] for e in signed} == {result.source()["fetched"][1]["sha256"]}
     assert len(table(data, "snapshots")) == 3    # the unchanged pending list added none
+
+
+def test_a_page_without_validators_is_read_again_only_when_its_bytes_change(server, tmp_path):
+    page = ice_page(FOLDER + "p.xlsx", FOLDER + "q.xlsx")
+    server.route(PAGE_PATH, body=page, headers={"Content-Type": HTML})
+    for name in ("p.xlsx", "p2.xlsx"):
+        server.route(FOLDER + name, body=PART_0221)
+    server.route(FOLDER + "q.xlsx", body=PEND_0221)
+    config, data = config_for(server, tmp_path), tmp_path / "data"
+    assert run_check(config, data).code == 0
+    [kept] = [s for s in table(data, "sources") if s["role"] == "page"]
+    assert kept["sha256"] == hashlib.sha256(page).hexdigest() and kept["final_url"] == server.url(PAGE_PATH)
+    # The same bytes: the links come from what the last reading kept, and
+    # the HTML parser is not even loaded.
+    probe = (f"import sys; from watch287g.cli import main; code = main(['--config', {str(config)!r}, "
+             f"'--data-dir', {str(data)!r}, '-q', 'check', '--no-notify']); print(code, 'bs4' in sys.modules)")
+    done = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stderr
+    assert len(server.seen(FOLDER + "p.xlsx")) == 2
+    # New bytes: read again, and the new link is followed.
+    server.route(PAGE_PATH, body=ice_page(FOLDER + "p2.xlsx", FOLDER + "q.xlsx"), headers={"Content-Type": HTML})
+    result = run_check(config, data)
+    assert result.code == 0, result.stderr
+    assert server.seen(FOLDER + "p2.xlsx") and len(server.seen(FOLDER + "p.xlsx")) == 2
 
 
 def test_2026_download_links_take_the_name_from_content_disposition(server, tmp_path):

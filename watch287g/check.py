@@ -93,6 +93,9 @@ def scrapy_settings(overrides: dict):
 
     settings = ScrapySettings()
     settings.setmodule("watch287g.spiders.settings", priority="project")
+    # A check names its spider classes: Scrapy's own loader would only walk
+    # SPIDER_MODULES (kept for `scrapy list`) to find them again.
+    settings.set("SPIDER_LOADER_CLASS", "scrapy.spiderloader.DummySpiderLoader", priority="project")
     settings.update(overrides, priority="cmdline")
     return settings
 
