@@ -12,7 +12,9 @@ three steps, each its own commit:
 3. record: ``sent``, or back to ``pending`` with the error and an
    exponential back-off; commit.
 
-A crash between 2 and 3 leaves records ``sending``: in doubt. The next run
+A crash between 2 and 3 leaves records ``sending``: in doubt; so does a
+Slack post whose answer was lost while the channel could not be read back
+to tell whether it was posted (alerts/slack.py). The next run
 (holding the delivery lock, so no other run can still be sending them)
 settles them first: Slack bot channels are read back (every message carries
 its batch token in metadata) and only what is missing is sent again; e-mail
@@ -36,6 +38,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from filelock import FileLock, Timeout
+from watch287g.alerts.render_email import footer_lines
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
 from watch287g.alerts.subscriptions import (
@@ -228,18 +231,12 @@ def _batch_rows(db, token: str) -> list:
     return db.outbox.where(_in_batch(token))
 
 
-def reasons(batch: Batch, subscriptions: dict[str, Subscription]) -> list[str]:
-    """Why the reader receives this batch, one line per subscription."""
-    lines = []
-    for sub_id in batch.subscription_ids:
-        if is_operator_route(sub_id):
-            lines.append(f"operator alerts for {describe_destination(batch.destination)}. "
-                         "To stop: remove it from [operator] in the config file")
-        elif sub_id in subscriptions:
-            sub = subscriptions[sub_id]
-            lines.append(f"{sub.id}: {describe_destination(sub.destination)}, {sub.cadence}, "
-                         f"{sub.filter.describe()}. To stop: {sub.how_to_stop()}")
-    return lines
+def reasons(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> list[str]:
+    """Why the reader receives this batch and how to stop it, one line per
+    subscription (alerts/render_email.py words it)."""
+    served = [subscriptions[sub_id] for sub_id in batch.subscription_ids if sub_id in subscriptions]
+    operator = any(is_operator_route(sub_id) for sub_id in batch.subscription_ids)
+    return footer_lines(served, operator, settings.email)
 
 
 def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
@@ -247,7 +244,7 @@ def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscriptio
     from watch287g.alerts.transports import transport_for
 
     subscriptions = {s.id: s for s in all_subscriptions(store.read(), fixed)}
-    result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions))
+    result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions, settings))
     if result.error is None and os.environ.get(CRASH_AFTER_SEND_ENV) == "1":
         os.kill(os.getpid(), signal.SIGKILL)
     _record(store, settings, fixed, batch, result, now, report)
@@ -261,6 +258,9 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
         attempts = row["attempts"] + 1
         if row["event_id"] in delivered:
             return {"attempts": attempts, "status": SENT, "sent_at": to_iso(now), "last_error": None}
+        if result.in_doubt:
+            # Maybe posted; stays SENDING, so the next run reads it back first.
+            return {"attempts": attempts, "last_error": result.error, "last_error_at": to_iso(now)}
         retry_at = now + dt.timedelta(seconds=backoff_seconds(attempts, settings.outbox))
         return {"attempts": attempts, "status": PENDING, "batch": None, "last_error": result.error,
                 "last_error_at": to_iso(now), "next_attempt_at": to_iso(retry_at)}

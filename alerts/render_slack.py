@@ -6,18 +6,23 @@ message (incoming webhooks, which cannot thread), several events per reply.
 A burst (ICE once added 64 agreements in one list) is therefore one
 top-level post, not 64.
 
-Scraped text only ever appears in mrkdwn, escaped (&, <, > per Slack's
-rules), so an agency name cannot ping @channel, mention a user or forge a
-link; header blocks carry only our own words (counts, cadence). Links are
-built only from URLs that passed ``describe.safe_url`` and carry our labels.
+Scraped text is never markup. It appears only in mrkdwn text objects marked
+``verbatim`` (Slack then auto-links no bare URL, channel name or @mention)
+and passes ``escape``: &, < and > as entities (so no ``<!channel>``,
+``<@U123>`` or ``<url|label>``), and the characters that could open or close
+bold, italics, strike-through or code (``*bold*``, ``_x_``, ``~x~``,
+```x```), for which mrkdwn has no escape, swapped for look-alikes. Header
+blocks carry only our own words (counts, cadence). Links are built only from
+URLs that passed ``describe.safe_url`` and carry our labels.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from watch287g.alerts.describe import SHORT_VERBS, EventView, describe
+from watch287g.alerts.describe import SHORT_VERBS, EventView, describe, shorten
 from watch287g.alerts.settings import SlackSettings
 from watch287g.alerts.subscriptions import state_name
 
@@ -40,9 +45,20 @@ class SlackMessage:
     in_thread: bool = False         # a reply under the batch's first message
 
 
+# A formatting character counts only at a word's edge (Slack reads "a_b" and
+# "2*3" as text): there it becomes a look-alike that Slack does not read.
+_FORMAT_MARK = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+_LOOK_ALIKES = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}   # ∗ ˍ ∼ ˋ
+_QUOTE_MARK = "\u203a"      # › for a leading ">", which would start a block quote
+
+
 def escape(text: object) -> str:
-    """Slack's three control characters, as its formatting guide asks."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Plain text for mrkdwn, shown as written: Slack's three control
+    characters as entities, formatting characters as look-alikes."""
+    text = _FORMAT_MARK.sub(lambda mark: _LOOK_ALIKES[mark.group()], str(text))
+    if text.startswith(">"):
+        text = _QUOTE_MARK + text[1:]
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fit(text: str, limit: int) -> str:
@@ -58,17 +74,13 @@ def fit(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def plain(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def link(url: str, label: str) -> str:
     # url has passed safe_url (no <, >, |); the label is ours, escaped anyway.
     return f"<{url}|{escape(label)}>"
 
 
 def _mrkdwn(text: str) -> dict:
-    return {"type": "mrkdwn", "text": text}
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _section(text: str) -> dict:
@@ -80,7 +92,7 @@ def _context(text: str) -> dict:
 
 
 def _header(text: str) -> dict:
-    return {"type": "header", "text": {"type": "plain_text", "text": plain(text, HEADER_TEXT), "emoji": False}}
+    return {"type": "header", "text": {"type": "plain_text", "text": shorten(text, HEADER_TEXT), "emoji": False}}
 
 
 def _links(view: EventView) -> str:
@@ -89,8 +101,8 @@ def _links(view: EventView) -> str:
 
 def card(view: EventView) -> list[dict]:
     """One event in full: headline, key fields, links, evidence."""
-    blocks = [_section(f"*{escape(plain(view.headline, _PLAIN_FIELD))}*")]
-    fields = [_mrkdwn(fit(f"*{escape(label)}*\n{escape(plain(value, _PLAIN_FIELD))}", FIELD_TEXT))
+    blocks = [_section(f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*")]
+    fields = [_mrkdwn(fit(f"*{escape(label)}*\n{escape(shorten(value, _PLAIN_FIELD))}", FIELD_TEXT))
               for label, value in view.fields[:MAX_FIELDS]]
     if fields:
         blocks.append({"type": "section", "fields": fields})
@@ -102,20 +114,16 @@ def card(view: EventView) -> list[dict]:
 
 
 def compact_facts(view: EventView) -> list[str]:
-    """Fields for one line: the state is in the headline already, the county
-    and model read on their own, the rest keep a short label."""
-    facts = []
-    for label, value in view.fields:
-        if label in ("State", "Agency type"):
-            continue
-        facts.append(value if label in ("County", "Model") else f"{label.lower()} {value}")
-    return facts
+    """Fields for one line: the county reads on its own, the agency type is
+    left out, the rest keep their label."""
+    return [value if label == "County" else f"{label}: {value}"
+            for label, value in view.fields if label != "Agency type"]
 
 
 def entry(view: EventView) -> dict:
     """One event in a single section: for threads and webhook attachments."""
-    lines = [f"*{escape(plain(view.headline, _PLAIN_FIELD))}*"]
-    detail = " · ".join(escape(plain(fact, _PLAIN_FIELD)) for fact in compact_facts(view))
+    lines = [f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*"]
+    detail = " · ".join(escape(shorten(fact, _PLAIN_FIELD)) for fact in compact_facts(view))
     if view.links:
         detail = f"{detail} · {_links(view)}" if detail else _links(view)
     if detail:
@@ -136,11 +144,11 @@ def _ordered(events: list[dict]) -> list[EventView]:
 
 def summary_line(views: list[EventView]) -> str:
     """"64 signed, 2 terminated (FL 40, TX 26)" (plain text)."""
-    by_type = Counter(SHORT_VERBS.get(v.type, v.type) for v in views)
-    by_state = Counter(v.state or "other" for v in views)
+    by_type = Counter(SHORT_VERBS.get(v.type, "other") for v in views)
+    by_state = Counter(v.state for v in views if v.state)
     kinds = ", ".join(f"{n} {t}" for t, n in by_type.most_common())
     states = ", ".join(f"{s} {n}" for s, n in by_state.most_common())
-    return f"{kinds} ({states})"
+    return f"{kinds} ({states})" if states else kinds
 
 
 def title(count: int, cadence: str) -> str:
@@ -175,7 +183,7 @@ def _cards_message(views: list[EventView]) -> SlackMessage:
 
 
 def _summary_blocks(views: list[EventView], cadence: str, in_thread: bool) -> list[dict]:
-    by_type = Counter(SHORT_VERBS.get(v.type, v.type) for v in views)
+    by_type = Counter(SHORT_VERBS.get(v.type, "other") for v in views)
     by_state = Counter(_state_label(v.state) for v in views)
     kinds = "  ·  ".join(f"*{n}* {escape(t)}" for t, n in by_type.most_common())
     states = "  ·  ".join(f"{escape(s)} {n}" for s, n in sorted(by_state.items()))

@@ -41,7 +41,12 @@ AGENCY_TYPES = ("County", "Municipality", "State Agency")
 _AGENCY_TYPE_ALIASES = {"STATE": "State Agency", "MUNICIPAL": "Municipality", "CITY": "Municipality"}
 
 # Values ICE writes where it means "nothing here".
-_BLANKS = {"", "#N/A", "#NA", "N/A", "NA", "#VALUE!", "#REF!", "NONE", "-", "--"}
+_BLANKS = {"", "N/A", "NA", "NONE", "-", "--"}
+# Spreadsheet error values (#N/A, #VALUE!, #REF!, #DIV/0!, #NAME?, #NUM!,
+# #NULL!, #SPILL!, #GETTING_DATA...) and the look-alikes people type or
+# paste as text (#NA, #n?A): "#" and one short word. No name, county or date
+# in a list is written that way.
+_ERROR_VALUE = re.compile(r"^#[A-Za-z][A-Za-z0-9/?!_.]{0,15}$")
 
 # Fuzzy repairs must be unambiguous: the best candidate has to clear this ratio.
 _FUZZY_MIN_RATIO = 0.8
@@ -76,7 +81,8 @@ _STRAIGHTEN = str.maketrans({
 
 
 def is_blank(text: str) -> bool:
-    return text.upper() in _BLANKS
+    """Whether cleaned cell text means "nothing here" (see _BLANKS, _ERROR_VALUE)."""
+    return text.upper() in _BLANKS or _ERROR_VALUE.match(text) is not None
 
 
 def _closest(word: str, choices: list[str]) -> str | None:
@@ -94,8 +100,9 @@ def _closest(word: str, choices: list[str]) -> str | None:
 def state_code(raw: str) -> tuple[str | None, str | None]:
     """(USPS code, note) for a state cell: exact name or code, else an
     unambiguous close spelling (``WEST VIRIGINIA``, ``UTAHJ``), noted."""
-    text = re.sub(r"[^A-Z ]", "", clean_text(raw).upper()).strip()
-    text = " ".join(text.split())
+    if is_blank(clean_text(raw)):
+        return None, "missing state"
+    text = " ".join(re.sub(r"[^A-Z ]", "", clean_text(raw).upper()).split())
     if not text:
         return None, "missing state"
     if text in _STATE_BY_NAME:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Generator, Iterable, Iterator
 
 from lxml import etree
+from watch287g.core.sizes import human_size
 
 __all__ = ["Cell", "Limits", "WorkbookError", "read_first_sheet"]
 
@@ -181,15 +182,15 @@ class _Package:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise WorkbookError(f"zip member {name} uses unsupported compression method {info.compress_type}")
         if info.file_size > limits.max_member_bytes:
-            raise WorkbookError(f"zip member {name} too large: declares {info.file_size} bytes "
-                                f"(limit {limits.max_member_bytes})")
+            raise WorkbookError(f"zip member {name} too large: declares {human_size(info.file_size)} "
+                                f"(limit {human_size(limits.max_member_bytes)})")
         if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             ratio = info.file_size / max(info.compress_size, 1)
             raise WorkbookError(f"zip member {name} looks like a zip bomb: compression ratio "
                                 f"{ratio:.0f}:1 (limit {limits.max_ratio}:1)")
         self._total += info.file_size
         if self._total > limits.max_total_bytes:
-            raise WorkbookError(f"workbook too large: parts read declare over {limits.max_total_bytes} bytes")
+            raise WorkbookError(f"workbook too large: parts read declare over {human_size(limits.max_total_bytes)}")
 
 
 def _refuse_non_zip(data: bytes, limits: Limits) -> None:
@@ -198,7 +199,7 @@ def _refuse_non_zip(data: bytes, limits: Limits) -> None:
     if not data:
         raise WorkbookError("not an xlsx workbook (empty file)")
     if len(data) > limits.max_file_bytes:
-        raise WorkbookError(f"file too large: {len(data)} bytes (limit {limits.max_file_bytes})")
+        raise WorkbookError(f"file too large: {human_size(len(data))} (limit {human_size(limits.max_file_bytes)})")
     if data.lstrip(b"\xef\xbb\xbf \t\r\n\x0c").startswith(b"<"):
         raise WorkbookError("not an xlsx workbook (looks like an HTML page)")
     if data.startswith(_OLE_MAGIC):
@@ -263,7 +264,7 @@ def _stream_large(content: bytes, part: str, root_tag: str,
             if open_kept is not pending:
                 pending, pending_since = open_kept, offset
             elif pending is not None and offset - pending_since > _MAX_ELEMENT_BYTES:
-                raise WorkbookError(f"XML element too large in {part}: over {_MAX_ELEMENT_BYTES} bytes")
+                raise WorkbookError(f"XML element too large in {part}: over {human_size(_MAX_ELEMENT_BYTES)}")
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise WorkbookError(f"malformed XML in {part}: {exc}") from exc

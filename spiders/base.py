@@ -35,6 +35,7 @@ from scrapy.exceptions import (
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from watch287g.core.records import Fetch, Source, SourceCheck, sha256_hex
+from watch287g.core.sizes import human_size
 from watch287g.core.timeutil import now_iso
 
 # Every status reaches the callbacks, which turn errors into a failed check;
@@ -156,7 +157,7 @@ class BaseSpider(scrapy.Spider):
             return f"cannot connect to {host}{after}"
         if isinstance(error, DownloadCancelledError):
             limit = request.meta.get("download_maxsize") or self.settings.getint("DOWNLOAD_MAXSIZE")
-            return f"{request.url} is larger than the {limit / 1_000_000:g} MB limit"
+            return f"{request.url} is larger than the {human_size(limit)} limit"
         if isinstance(error, ResponseDataLossError):
             return f"the download of {request.url} was cut short{after}"
         text = " ".join(str(error).split()) or type(error).__name__

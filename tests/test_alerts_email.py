@@ -59,10 +59,12 @@ counties = ["Polk"]
         assert "https://www.ice.gov/doclib/about/offices/ero/pdf/287gMOA/r_287gFL412.pdf" in body
         assert "participatingAgencies-20250301180751.xlsx" in body and "row 412" in body
         assert "watch287g unsubscribe" not in body              # a config subscription...
-    assert "remove the [[subscriptions]] entry named 'polk-watch'" in text   # ...says how to stop
+    # ...says whom the reader asks to stop it (the reader cannot edit the operator's config).
+    assert ("You get this e-mail for subscription 'polk-watch' (instant: counties Polk). "
+            "To stop it, write to alerts@watch287g.example and ask to cancel it.") in text
 
 
-def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body(tmp_path, smtp, cli):
+def test_default_list_unsubscribe_is_a_mailto_and_the_footer_says_whom_to_ask(tmp_path, smtp, cli):
     config_path = tmp_path / "watch287g.toml"
     config_path.write_text(email_config(smtp.port))
     code, out, err = cli("subscribe", "--email", REPORTER, "--state", "fl", config_file=config_path)
@@ -75,7 +77,26 @@ def test_default_list_unsubscribe_is_a_mailto_and_the_cli_command_is_in_the_body
 
     message = smtp.inbox[0].message
     assert message["List-Unsubscribe"] == "<mailto:alerts@watch287g.example?subject=unsubscribe>"
-    assert "run: watch287g unsubscribe s1" in message.get_body(("plain",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "watch287g unsubscribe" not in text                    # a command the reader cannot run
+    assert ("You get this e-mail for subscription s1 (instant: Florida). To stop it, write to "
+            "alerts@watch287g.example and ask to cancel it.") in text
+
+
+def test_footer_without_a_real_sender_address_says_to_ask_the_operator(tmp_path, smtp):
+    config = write_config(tmp_path, email_config(smtp.port).replace(
+        'from_address = "alerts@watch287g.example"', 'from_address = "watch287g@localhost"') + f"""
+[[subscriptions]]
+name = "all"
+email = "{REPORTER}"
+cadence = "weekly"
+""")
+    store = Store(tmp_path / "data")
+    record(store, [agreement_event()], config)
+    send_digest(store, config, "weekly", NOW)
+    text = smtp.inbox[0].message.get_body(("plain",)).get_content()
+    assert ("You get this e-mail for subscription 'all' (weekly: every change). To stop it, ask whoever "
+            "set up these alerts for you to cancel it.") in text
 
 
 def test_agency_name_cannot_inject_a_header(tmp_path, smtp):
@@ -186,7 +207,9 @@ types = ["corrected"]
     record(store, [corrected], config)
     deliver(store, config, NOW)
     assert [r.rcpt_tos for r in smtp.inbox] == [["pedant@example.org"]]
-    assert "county: Polk → Polk County" in smtp.inbox[0].message.get_body(("plain",)).get_content()
+    text = smtp.inbox[0].message.get_body(("plain",)).get_content()
+    assert "ICE changed: County: Polk → Polk County" in text
+    assert "county" not in text                                    # no internal field name
 
 
 def test_smtp_outage_loses_nothing(tmp_path):

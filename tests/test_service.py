@@ -35,6 +35,7 @@ PAGE = b"""<html><head><title>287(g)</title></head><body>
 <p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
 </body></html>"""
 CHANNEL = "C0SERVICE1"
+FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 
 
 def wait_for(predicate, timeout: float, what: str, service: "Service | None" = None):
@@ -250,21 +251,22 @@ cadence = "daily"
 
         # ICE's server fails: two failed checks in a row tell the operator once...
         server.route("/287g", Reply(status=500, body=b"oops"))
-        wait_for(lambda: any(ev.SOURCE_FAILING in m for m in mails_to(smtp, "ops@example.org")), 30,
+        # (Operator alerts are written for people: "The source ice is failing: ...".)
+        wait_for(lambda: any(FAILING in m for m in mails_to(smtp, "ops@example.org")), 30,
                  "the source.failing alert", service)
         failed = len(checks(data))
         wait_for(lambda: len(checks(data)) >= failed + 2, 30, "two more failed checks", service)
         # ...and its recovery once.
         serve_ice(server, PARTICIPATING_0307)
-        wait_for(lambda: any(ev.SOURCE_RECOVERED in m for m in mails_to(smtp, "ops@example.org")), 30,
+        wait_for(lambda: any(RECOVERED in m for m in mails_to(smtp, "ops@example.org")), 30,
                  "the source.recovered alert", service)
         recovered = len(checks(data))
         wait_for(lambda: len(checks(data)) >= recovered + 2, 30, "two more good checks", service)
         operator_mail = mails_to(smtp, "ops@example.org")
-        assert sum(ev.SOURCE_FAILING in m for m in operator_mail) == 1
-        assert sum(ev.SOURCE_RECOVERED in m for m in operator_mail) == 1
+        assert sum(FAILING in m for m in operator_mail) == 1
+        assert sum(RECOVERED in m for m in operator_mail) == 1
         # Operator alerts never reach subscribers.
-        assert all(ev.SOURCE_FAILING not in m for m in mails_to(smtp, "reporter@example.org"))
+        assert all(FAILING not in m for m in mails_to(smtp, "reporter@example.org"))
         assert sorted(slack_event_ids(slack)) == ids
 
         # `status` has what the heartbeat says: next runs and last results.

@@ -261,7 +261,7 @@ def _fault(server, case: str) -> str:
         return "HTTP 404 Not Found"
     if case == "workbook too large":
         server.route(part, body=PART_0221 + b"\0" * 200_000)
-        return "larger than the"
+        return "is larger than the 205 KB limit"   # max_workbook_mb = 0.2, in a person's units
     if case == "robots.txt disallows":
         server.route("/robots.txt", body=b"User-agent: watch287g\nDisallow: /doclib/\n")
         return "disallowed by the site's robots.txt"

@@ -14,7 +14,7 @@ import logging
 import sys
 
 from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context, add_global_options
-from watch287g.core import __version__
+from watch287g.core import __version__, redact
 from watch287g.core.config import ConfigError, load_config
 from watch287g.core.errors import UserError
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    redact.install(logging.getLogger())   # slack-sdk's debug log shows webhook URLs, which are secrets
     # Scrapy and Twisted log at INFO on their own; keep them one step quieter.
     for noisy in ("scrapy", "twisted", "filelock", "apscheduler", "slack_sdk", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING if verbose < 2 else logging.DEBUG))

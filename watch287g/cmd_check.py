@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from watch287g.command import EXIT_FAILED, EXIT_OK, Context, add_command
+from watch287g.core.sizes import human_size
 
 
 def register(subparsers) -> None:
@@ -73,8 +74,7 @@ def _fetch_line(fetch: dict) -> str:
     url = fetch.get("final_url") or fetch["url"]
     if fetch.get("error") and not fetch.get("status"):
         return f"{fetch['role']:13} ---  {url}: {fetch['error']}"
-    size = fetch.get("size", 0)
-    size = f"  {size / 1024:.0f} KB" if size >= 1024 else f"  {size} bytes" if size else ""
+    size = f"  {human_size(fetch['size'])}" if fetch.get("size") else ""
     sha = f"  sha256 {fetch['sha256'][:12]}" if fetch.get("sha256") else ""
     return f"{fetch['role']:13} {fetch['status']}  {url}{size}{sha}"
 

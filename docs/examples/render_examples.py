@@ -25,9 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from watch287g.alerts.render_email import render_email  # noqa: E402
+from watch287g.alerts.render_email import footer_lines, render_email  # noqa: E402
 from watch287g.alerts.render_slack import render_batch  # noqa: E402
 from watch287g.alerts.settings import EmailSettings, SlackSettings  # noqa: E402
+from watch287g.alerts.subscriptions import Filter, Subscription  # noqa: E402
 from watch287g.core import events as ev  # noqa: E402
 
 SOURCE = {"kind": "participating", "file_name": "participatingAgencies-20250301180751.xlsx",
@@ -59,9 +60,9 @@ def examples() -> tuple[list[dict], list[dict]]:
         event(104, ev.SIGNED, "MCLENNAN COUNTY SHERIFF'S OFFICE", "TX", "McLennan County", "Warrant Service Officer",
               "2025-02-25", 1102),
         event(105, ev.TERMINATED, "O'BRIEN COUNTY SHERIFF'S OFFICE", "IA", "O'Brien County",
-              "Warrant Service Officer", "2023-06-01", 233, missing_since="2025-02-26T18:33:01Z",
-              last_listed={"file_name": "participatingAgencies-20250226183301.xlsx", "line": 233,
-                           "observed_at": "2025-02-26T18:33:01Z"}),
+              "Warrant Service Officer", "2023-06-01", 233, missing_since="2025-02-21T18:05:12Z",
+              last_listed={"file_name": "participatingAgencies-20250220183301.xlsx", "line": 233,
+                           "observed_at": "2025-02-20T18:33:01Z"}),
     ]
     burst = [event(200 + i, ev.SIGNED, name, "FL", county, "Task Force Model", "2025-02-26", 300 + i)
              for i, (name, county) in enumerate([
@@ -153,10 +154,11 @@ def main() -> None:
          "replies": len(burst_messages) - 1}, indent=2, ensure_ascii=False) + "\n")
     (HERE / "slack_message.html").write_text(slack_mock(payload(single), payload(burst_messages[0]),
                                                         payload(burst_messages[1]), len(burst_messages) - 1))
-    mail = render_email(digest, ["s2: email reporter@news.example, daily, states FL, GA, TX, IA. "
-                                 "To stop: run: watch287g unsubscribe s2"], "daily", "reporter@news.example",
-                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc),
-                        EmailSettings(from_address="alerts@watch287g.example"))
+    reporter = Subscription(id="s2", destination="email:reporter@news.example", cadence="daily",
+                            filter=Filter(states=("FL", "GA", "TX", "IA")))
+    email = EmailSettings(from_address="alerts@watch287g.example")
+    mail = render_email(digest, footer_lines([reporter], False, email), "daily", "reporter@news.example",
+                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc), email)
     (HERE / "digest_email.html").write_text(mail.get_body(("html",)).get_content())
     headers = "".join(f"{k}: {v}\n" for k, v in mail.items() if k in ("From", "To", "Subject", "List-Unsubscribe"))
     (HERE / "digest_email.txt").write_text(headers + "\n" + mail.get_body(("plain",)).get_content())

@@ -3,7 +3,10 @@
 Implements chat.postMessage, conversations.history, conversations.replies,
 auth.test and incoming webhooks (POST /hooks/...). It keeps every message per
 channel, with its metadata and thread, and can be told to answer the next N
-calls with 429 (Retry-After) or 500, or to stop answering (port closed).
+calls with 429 (Retry-After) or 500 without acting on them, to stop
+answering (port closed), or to post the next N messages and then fail
+(answer too late, drop the connection, answer 500): the answer is lost but
+the message is in the channel, as happens with the real Slack.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VALID_TOKEN = "xoxb-test-token"
+# How a post-then-fail loses its answer (see FakeSlack.post_then_fail).
+LATE, DROP, SERVER_ERROR = "late", "drop", "500"
+LATE_ANSWER_SECONDS = 5.0     # longer than any test's client timeout
+_POSTING = ("/api/chat.postMessage", "/hooks/")
 
 
 class FakeSlack:
@@ -23,7 +30,10 @@ class FakeSlack:
         self.requests: list[dict] = []             # {"method", "path", "body"}
         self.messages: dict[str, list[dict]] = {}  # channel -> messages in posting order
         self.webhook_posts: dict[str, list[dict]] = {}  # hook path -> payloads
-        self._failures: list[tuple[int, str | None]] = []   # (status, Retry-After) for the next calls
+        # (status, Retry-After, API method or None for any call): refusals of the next calls
+        self._failures: list[tuple[int, str | None, str | None]] = []
+        self._lost_answers: list[str] = []   # for the next posts: how each loses its answer
+        self._closing = threading.Event()    # ends late answers at close()
         self._last_ts = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -41,9 +51,22 @@ class FakeSlack:
     def webhook_url(self, name: str = "T000/B000/XXXX") -> str:
         return f"http://127.0.0.1:{self.port}/hooks/{name}"
 
-    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0") -> None:
+    def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0",
+                  method: str | None = None) -> None:
+        """Refuse the next ``count`` calls (of one API method, if given)
+        with ``status``, without acting on them."""
         with self.lock:
-            self._failures.extend([(status, retry_after if status == 429 else None)] * count)
+            self._failures.extend([(status, retry_after if status == 429 else None, method)] * count)
+
+    def post_then_fail(self, count: int, how: str) -> None:
+        """The next ``count`` posts (chat.postMessage or a webhook) are
+        carried out, then their answer is lost: ``LATE`` answers after
+        LATE_ANSWER_SECONDS, ``DROP`` closes the connection without an
+        answer, ``SERVER_ERROR`` answers HTTP 500."""
+        if how not in (LATE, DROP, SERVER_ERROR):
+            raise ValueError(f"unknown way to fail: {how!r}")
+        with self.lock:
+            self._lost_answers.extend([how] * count)
 
     def top_level(self, channel: str) -> list[dict]:
         return [m for m in self.messages.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
@@ -55,6 +78,7 @@ class FakeSlack:
         return [r for r in self.requests if r["path"].endswith(path_suffix)]
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -65,32 +89,45 @@ class FakeSlack:
         self._last_ts = now
         return f"{now:.6f}"
 
-    def handle(self, method: str, path: str, query: dict, body: bytes, auth: str) -> tuple[int, dict, bytes]:
+    def handle(self, method: str, path: str, query: dict, body: bytes,
+               auth: str) -> tuple[int, dict, bytes, str | None]:
+        """(status, headers, body, how the answer is lost or None)."""
         with self.lock:
             self.requests.append({"method": method, "path": path, "body": body.decode("utf-8", "replace")})
-            if self._failures:
-                status, retry_after = self._failures.pop(0)
+            refusal = next((f for f in self._failures if f[2] is None or path == f"/api/{f[2]}"), None)
+            if refusal is not None:
+                self._failures.remove(refusal)
+                status, retry_after, _method = refusal
                 headers = {"Retry-After": retry_after} if retry_after is not None else {}
-                return status, headers, b'{"ok": false, "error": "ratelimited"}'
-            if path.startswith("/hooks/"):
-                self.webhook_posts.setdefault(path, []).append(json.loads(body or b"{}"))
-                return 200, {"Content-Type": "text/plain"}, b"ok"
-            if not path.startswith("/api/"):
-                return 404, {}, b"not found"
-            params = dict(query)
-            if body:
-                try:
-                    params.update(json.loads(body))
-                except ValueError:
-                    params.update({k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()})
-            if auth != f"Bearer {VALID_TOKEN}":
-                return _json({"ok": False, "error": "invalid_auth"})
-            method_name = path[len("/api/"):]
-            handler = {"chat.postMessage": self._post, "conversations.history": self._history,
-                       "conversations.replies": self._replies, "auth.test": self._auth_test}.get(method_name)
-            if handler is None:
-                return _json({"ok": False, "error": "unknown_method"})
-            return _json(handler(params))
+                error = "ratelimited" if status == 429 else "internal_error"
+                return status, headers, json.dumps({"ok": False, "error": error}).encode(), None
+            status, headers, payload = self._act(path, query, body, auth)
+            lost = None
+            if path.startswith(_POSTING) and status == 200 and self._lost_answers and (
+                    path.startswith("/hooks/") or json.loads(payload).get("ok")):
+                lost = self._lost_answers.pop(0)
+            return status, headers, payload, lost
+
+    def _act(self, path: str, query: dict, body: bytes, auth: str) -> tuple[int, dict, bytes]:
+        if path.startswith("/hooks/"):
+            self.webhook_posts.setdefault(path, []).append(json.loads(body or b"{}"))
+            return 200, {"Content-Type": "text/plain"}, b"ok"
+        if not path.startswith("/api/"):
+            return 404, {}, b"not found"
+        params = dict(query)
+        if body:
+            try:
+                params.update(json.loads(body))
+            except ValueError:
+                params.update({k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()})
+        if auth != f"Bearer {VALID_TOKEN}":
+            return _json({"ok": False, "error": "invalid_auth"})
+        method_name = path[len("/api/"):]
+        handler = {"chat.postMessage": self._post, "conversations.history": self._history,
+                   "conversations.replies": self._replies, "auth.test": self._auth_test}.get(method_name)
+        if handler is None:
+            return _json({"ok": False, "error": "unknown_method"})
+        return _json(handler(params))
 
     def _auth_test(self, params: dict) -> dict:
         return {"ok": True, "team": "Test", "user": "watch287g", "bot_id": "B1"}
@@ -162,14 +199,25 @@ def _handler_for(fake: FakeSlack):
             query = {k: v[0] for k, v in urllib.parse.parse_qs(parts.query).items()}
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, headers, payload = fake.handle(self.command, parts.path, query, body,
-                                                   self.headers.get("Authorization", ""))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            status, headers, payload, lost = fake.handle(self.command, parts.path, query, body,
+                                                         self.headers.get("Authorization", ""))
+            if lost == DROP:
+                self.close_connection = True        # posted; the client gets no answer at all
+                return
+            if lost == LATE:
+                fake._closing.wait(LATE_ANSWER_SECONDS)   # posted; the client gives up waiting first
+            elif lost == SERVER_ERROR:
+                status, headers, payload = 500, {"Content-Type": "application/json"}, \
+                    b'{"ok": false, "error": "internal_error"}'
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass    # a late answer to a client that gave up
 
         do_GET = do_POST = _serve
 
