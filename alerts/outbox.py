@@ -38,7 +38,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from filelock import FileLock, Timeout
-from watch287g.alerts.render_email import footer_lines
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
 from watch287g.alerts.subscriptions import (
@@ -234,6 +233,8 @@ def _batch_rows(db, token: str) -> list:
 def reasons(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> list[str]:
     """Why the reader receives this batch and how to stop it, one line per
     subscription (alerts/render_email.py words it)."""
+    from watch287g.alerts.render_email import footer_lines
+
     served = [subscriptions[sub_id] for sub_id in batch.subscription_ids if sub_id in subscriptions]
     operator = any(is_operator_route(sub_id) for sub_id in batch.subscription_ids)
     return footer_lines(served, operator, settings.email)
