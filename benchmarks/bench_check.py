@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import gzip
-import hashlib
 import json
 import os
 import platform
@@ -52,6 +50,7 @@ import time
 from pathlib import Path
 
 from watch287g.testing.fake_site import LocalServer
+from watch287g.testing.pages import DEMO_LIST_PATHS, DEMO_PAGE_PATH, serve_demo_capture
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
@@ -59,25 +58,15 @@ URLWATCH_VENV = OUT / "urlwatch-venv"
 URLWATCH = "urlwatch==2.29"
 PACKAGE_DIRS = ("watch287g", "core", "readers", "spiders", "state", "alerts")
 
-DEMO = ROOT / "watch287g" / "demo_data"
 LISTS = {
     "before": ("participatingAgencies-20250327140009.xlsx", "pendingAgencies-20250327140009.xlsx"),
     "after": ("participatingAgencies-20250327195954.xlsx", "pendingAgencies-20250327195954.xlsx"),
 }
-PAGE_PATH = "/identify-and-arrest/287g"
-LIST_PATHS = ("/doclib/participatingAgencies.xlsx", "/doclib/pendingAgencies.xlsx")
 TARGETS = {"unchanged-304": 2.5, "unchanged-hash": 2.5, "changed": 3.0}
 
 
 def serve(server: LocalServer, lists: str, validators: bool) -> None:
-    page = gzip.decompress((DEMO / "ice-287g-2025-06-06.html.gz").read_bytes())
-    for kind, path in zip(("participating", "pending"), LIST_PATHS):
-        page = page.replace(f"https://www.ice.gov/doclib/about/offices/ero/287g/{kind}Agencies06052025pm.xlsx"
-                            .encode(), path.encode())
-    bodies = [(PAGE_PATH, page)] + [(path, (DEMO / name).read_bytes()) for path, name in zip(LIST_PATHS, LISTS[lists])]
-    for path, body in bodies:
-        tag = f'"{hashlib.sha256(body).hexdigest()[:16]}"' if validators else None
-        server.route(path, body=body, etag=tag)
+    serve_demo_capture(server, *LISTS[lists], validators=validators)
 
 
 def urlwatch_bin() -> Path:
@@ -116,7 +105,7 @@ class Watch287g(Tool):
         super().__init__("watch287g", work)
         self.config = work / "config.toml"
         self.config.write_text(f'[crawl]\ncontact = "benchmark"\ndownload_delay = 0\nretries = 0\n\n'
-                               f'[[sources]]\nname = "ice"\ntype = "ice"\nurl = "{server.url(PAGE_PATH)}"\n')
+                               f'[[sources]]\nname = "ice"\ntype = "ice"\nurl = "{server.url(DEMO_PAGE_PATH)}"\n')
 
     def argv(self, state: Path) -> list[str]:
         return [sys.executable, "-P", "-m", "watch287g.cli", "-q", "--config", str(self.config),
@@ -127,9 +116,10 @@ class Urlwatch(Tool):
     def __init__(self, work: Path, server: LocalServer) -> None:
         super().__init__("urlwatch", work)
         self.binary = urlwatch_bin()
-        jobs = [{"name": "robots", "url": server.url("/robots.txt")}, {"name": "page", "url": server.url(PAGE_PATH)}]
+        jobs = [{"name": "robots", "url": server.url("/robots.txt")},
+                {"name": "page", "url": server.url(DEMO_PAGE_PATH)}]
         jobs += [{"name": Path(path).stem, "url": server.url(path), "filter": [{"sha1sum": None}]}
-                 for path in LIST_PATHS]
+                 for path in DEMO_LIST_PATHS.values()]
         self.urls = work / "urls.yaml"
         self.urls.write_text("\n---\n".join(json.dumps(job) for job in jobs) + "\n")   # JSON is YAML
 

@@ -313,10 +313,9 @@ weekly_digest = false
     assert service.heartbeat()["state"] == "stopped"
 
     # Consistent state: the file loads, no temporary file was left, no check is running.
-    leftovers = [p.name for p in data.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in data.rglob("*.tmp")]
     assert leftovers == []
-    if (data / "state.json").exists():
-        json.loads((data / "state.json").read_text())
+    Store(data).check_usable()
     before = checks(data)
     assert all(not c["ok"] for c in before)     # an interrupted check is never recorded as good
 
