@@ -14,7 +14,10 @@ so an unchanged check is three 304s):
    child's CPU time (for a forked check, from the check server's
    accounting of its reaped children in /proc).
 3. memory (VmRSS, MB): the service and its check server idle, and after
-   ``--checks`` back-to-back checks (no growth expected).
+   ``--checks`` back-to-back checks (no growth expected). The state on
+   disk (state.json and its parts) includes the parts replaced in the last
+   ten minutes, kept for readers of older generations: back to back, that
+   is many.
 4. in-process: ``--ingests`` rounds, in one process, of what a check and
    the service do with an unchanged list (read, ingest, record the check,
    staleness, deliver, heartbeat): does that code leak without a process
@@ -290,8 +293,8 @@ def in_process_child(rounds: int, work: Path) -> None:
         deliver_due(store, settings.alerts, settings.subscriptions, observed)
         write_heartbeat(store.data_dir, {"pid": os.getpid(), "round": index})
         if index in marks:
-            samples.append({"rounds": index, "rss_mb": round(rss_mb(), 1),
-                            "state_kb": round(store.path.stat().st_size / 1024)})
+            state_bytes = sum(path.stat().st_size for path in [store.path, *store.parts_dir.glob("*.json")])
+            samples.append({"rounds": index, "rss_mb": round(rss_mb(), 1), "state_kb": round(state_bytes / 1024)})
     print(json.dumps({"rounds": rounds, "samples": samples,
                       "growth_mb": round(samples[-1]["rss_mb"] - samples[0]["rss_mb"], 1)}))
 
