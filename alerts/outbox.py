@@ -38,12 +38,18 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from filelock import FileLock, Timeout
+from watch287g.alerts.links import linkable
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
 from watch287g.alerts.subscriptions import (
+    ACTIVE,
+    PAUSED,
+    SMTP_REFUSAL,
     Subscription,
     all_subscriptions,
     describe_destination,
+    set_status,
+    stored_subscriptions,
 )
 from watch287g.core import events as ev
 from watch287g.core.timeutil import aware, parse_iso, to_iso, utcnow
@@ -233,12 +239,14 @@ def _batch_rows(db, token: str) -> list:
 
 def reasons(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> list[str]:
     """Why the reader receives this batch and how to stop it, one line per
-    subscription (alerts/render_email.py words it)."""
+    subscription (alerts/render_email.py words it); the stored ones of an
+    e-mail say "the links below" when the web app is published."""
     from watch287g.alerts.render_email import footer_lines
 
     served = [subscriptions[sub_id] for sub_id in batch.subscription_ids if sub_id in subscriptions]
     operator = any(is_operator_route(sub_id) for sub_id in batch.subscription_ids)
-    return footer_lines(served, operator, settings.email)
+    linked = set(linkable(batch.subscription_ids)) if batch.kind == "email" and settings.links else set()
+    return footer_lines(served, operator, settings.email, linked)
 
 
 def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
@@ -274,6 +282,8 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
         db.outbox.update_waiting(_in_batch(batch.token), outcome)
         report["sent"] += sent
         report["failed"] += len(rows) - sent
+        if result.permanent:
+            _pause_refused(db, settings, fixed, batch, result.error, now)
         _track_failing(db, settings, fixed, batch.destination, attempts, result.error, now)
     report["messages"] += result.messages
     report["batches"].append({"destination": batch.destination, "cadence": batch.cadence,
@@ -284,6 +294,20 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
                     len(delivered), len(batch.events), result.error)
     else:
         log.info("delivered %d events to %s in %d messages", len(delivered), batch.destination, result.messages)
+
+
+def _pause_refused(db, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch, error: str,
+                   now: dt.datetime) -> None:
+    """The destination refused for good (a mail server's 5xx at RCPT or
+    DATA): pause the batch's stored subscriptions and cancel what they would
+    still get. Config and operator destinations cannot be paused here; they
+    keep retrying and the operator hears of them as failing."""
+    stored = {s.id: s for s in stored_subscriptions(db)}
+    for sub_id in batch.subscription_ids:
+        if sub_id in stored and stored[sub_id].status == ACTIVE:
+            set_status(db, fixed, sub_id, PAUSED, SMTP_REFUSAL, to_iso(now), why=error)
+            log.warning("paused %s: the mail server refuses %s for good (%s)", sub_id, batch.target, error)
+    cancel_undeliverable(db, settings, fixed, now)
 
 
 def _track_failing(db, settings: AlertSettings, fixed: Sequence[Subscription], destination: str, attempts: int,

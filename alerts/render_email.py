@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from watch287g.alerts.describe import SHORT_VERBS, EventView, describe, shorten
+from watch287g.alerts.links import MailLinks
 from watch287g.alerts.render_slack import summary_line, title
 from watch287g.alerts.settings import EmailSettings
 from watch287g.alerts.subscriptions import Subscription, state_name
@@ -64,9 +65,10 @@ def subject(views: list[EventView], cadence: str, batch_at: dt.datetime) -> str:
 
 
 def render_email(events: list[dict], footer: list[str], cadence: str, to: str, token: str,
-                 batch_at: dt.datetime, settings: EmailSettings) -> EmailMessage:
+                 batch_at: dt.datetime, settings: EmailSettings, links: MailLinks | None = None) -> EmailMessage:
     """``footer``: why the reader gets this mail and how to stop it
-    (``footer_lines``)."""
+    (``footer_lines``); ``links``: the web app's signed links
+    (alerts/links.py), when it is published."""
     views = [describe(e) for e in events]
     groups = _group(views)
     message = EmailMessage(policy=MAIL_POLICY)
@@ -75,10 +77,15 @@ def render_email(events: list[dict], footer: list[str], cadence: str, to: str, t
     message["Subject"] = subject(views, cadence, batch_at)
     message["Date"] = format_datetime(batch_at.astimezone(dt.timezone.utc))
     message["Message-ID"] = message_id(token, settings)
-    message["List-Unsubscribe"] = f"<{settings.unsubscribe_target}>"
+    if links:   # RFC 8058: a POST to this address unsubscribes, no login, no confirmation page
+        message["List-Unsubscribe"] = f"<{links.unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        message["List-Unsubscribe"] = f"<{settings.unsubscribe_target}>"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_text_body(views, groups, footer, cadence))
-    message.add_alternative(_html_body(views, groups, footer, cadence), subtype="html")
+    footer_links = links.footer if links else ()
+    message.set_content(_text_body(views, groups, footer, cadence, footer_links))
+    message.add_alternative(_html_body(views, groups, footer, cadence, footer_links), subtype="html")
     message.set_boundary(f"==watch287g-{token}==")
     return message
 
@@ -87,16 +94,18 @@ def _intro(views: list[EventView], cadence: str) -> str:
     return f"{title(len(views), cadence)} — {summary_line(views)}"
 
 
-def footer_lines(subscriptions: list[Subscription], operator: bool, settings: EmailSettings) -> list[str]:
+def footer_lines(subscriptions: list[Subscription], operator: bool, settings: EmailSettings,
+                 linked: set[str] = frozenset()) -> list[str]:
     """Why the reader gets this e-mail and how to stop it, one line per
     subscription. The reader cannot run watch287g, so they are told whom to
-    ask: the sender address, when it is a real one. (The only place this
-    text is made, for one-click unsubscribe links to replace.)"""
+    ask: the sender address, when it is a real one; or, for the ``linked``
+    subscriptions, the web app's links that the mail carries."""
     contact = settings.from_address if settings.message_id_domain not in ("localhost", "localhost.localdomain") \
         else None
     ask = f"write to {contact} and ask" if contact else "ask whoever set up these alerts for you"
+    links = "To pause or stop it, use its links below."
     lines = [f"You get this e-mail for subscription {_subscription_name(sub)} ({_subscription_words(sub)}). "
-             f"To stop it, {ask} to cancel it." for sub in subscriptions]
+             + (links if sub.id in linked else f"To stop it, {ask} to cancel it.") for sub in subscriptions]
     if operator:
         lines.append("You get operator alerts because this address is in the [operator] section of "
                      "watch287g's config file; to stop them, remove it there.")
@@ -124,7 +133,7 @@ def _subscription_words(subscription: Subscription) -> str:
     return f"{parts[0]}: {'; '.join(parts[1:])}" if len(parts) > 1 else f"{parts[0]}: every change"
 
 
-def _text_body(views: list[EventView], groups, footer: list[str], cadence: str) -> str:
+def _text_body(views: list[EventView], groups, footer: list[str], cadence: str, links) -> str:
     lines = [_intro(views, cadence), ""]
     for label, members in groups:
         heading = f"{label.upper()} ({len(members)})"
@@ -138,7 +147,7 @@ def _text_body(views: list[EventView], groups, footer: list[str], cadence: str) 
             if view.evidence:
                 lines.append(f"  Evidence: {view.evidence}")
             lines.append("")
-    lines += ["-- ", *footer]
+    lines += ["-- ", *footer, *(f"{label}: {url}" for label, url in links)]
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +155,7 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_body(views: list[EventView], groups, footer: list[str], cadence: str) -> str:
+def _html_body(views: list[EventView], groups, footer: list[str], cadence: str, links) -> str:
     parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
              "<meta name=\"viewport\" content=\"width=device-width\"></head>"
              "<body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328;"
@@ -161,7 +170,8 @@ def _html_body(views: list[EventView], groups, footer: list[str], cadence: str) 
             parts.append(_html_item(view))
     parts.append("<hr style=\"border:0;border-top:1px solid #d0d7de;margin-top:24px\">"
                  "<p style=\"font-size:12px;color:#57606a\">")
-    parts.append("<br>".join(_e(line.strip()) for line in footer))
+    parts.append("<br>".join([*(_e(line.strip()) for line in footer),
+                              *(f"<a href=\"{_e(url)}\">{_e(label)}</a>" for label, url in links)]))
     parts.append("</p></body></html>")
     return "".join(parts)
 

@@ -3,6 +3,8 @@
 [slack], [email], [outbox] and [operator] (docs/alerts.md lists every key and
 its default). Secrets are never in the file: it names the environment
 variables that hold the bot token, webhook URLs and the SMTP password.
+The links e-mails carry come from ``[web]``, which the application parses
+(watch287g/web/settings.py) and hands in as ``AlertSettings.links``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from watch287g.alerts.links import LinkSettings
 from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,6 +88,7 @@ class AlertSettings:
     email: EmailSettings
     outbox: OutboxSettings
     operator: OperatorSettings
+    links: LinkSettings | None = None   # None: e-mails carry no web links ([web] public_url unset)
 
     @classmethod
     def from_config(cls, config: Config) -> AlertSettings:

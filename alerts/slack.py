@@ -54,6 +54,8 @@ class SendResult:
     # The undelivered events may have been posted and the channel could not
     # be read to tell: the outbox keeps them in doubt for its next run.
     in_doubt: bool = False
+    # The destination refused for good (an e-mail address the mail server rejects).
+    permanent: bool = False
 
 
 class ReconcileError(Exception):

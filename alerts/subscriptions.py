@@ -36,6 +36,7 @@ ACTIVE, PAUSED, UNCONFIRMED, REMOVED = "active", "paused", "unconfirmed", "remov
 STATUSES = (ACTIVE, PAUSED, UNCONFIRMED, REMOVED)
 DESTINATION_KINDS = ("slack", "webhook", "email")
 CONFIG_PREFIX = "config:"
+SMTP_REFUSAL = "smtp"       # who paused a subscription whose address the mail server refused for good
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CLI_ID = re.compile(r"^s[0-9]+$")   # names must not look like the ids the CLI hands out
 _COUNTY_SUFFIXES = ("COUNTY", "PARISH", "BOROUGH", "CENSUS AREA", "MUNICIPALITY")
@@ -325,19 +326,34 @@ def check_changeable(db, fixed: Sequence[Subscription], ident: str, origin: str 
     return subscription
 
 
-def set_status(db, fixed: Sequence[Subscription], ident: str, status: str, by: str, now: str) -> Subscription:
-    """Pause, resume, confirm or remove a stored subscription; the change is
-    kept in its history. Undelivered alerts of a subscription that stops
-    delivering are cancelled by the outbox (``cancel_undeliverable``)."""
+def set_status(db, fixed: Sequence[Subscription], ident: str, status: str, by: str, now: str,
+               why: str | None = None) -> Subscription:
+    """Pause, resume, confirm or remove a stored subscription; the change
+    (and ``why``, when given) is kept in its history. Undelivered alerts of a
+    subscription that stops delivering are cancelled by the outbox
+    (``cancel_undeliverable``)."""
     if status not in STATUSES:
         raise SubscriptionError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     subscription = check_changeable(db, fixed, ident)
     what = {ACTIVE: "resumed" if subscription.status == PAUSED else "confirmed"}.get(status, status)
+    if why:
+        what = f"{what}: {why}"
     if subscription.status == status:
         return subscription
     changed = subscription.changed(status, by, now, what)
     db.subscriptions.replace(changed.to_doc())
     return changed
+
+
+def refused_by_mail_server(db) -> list[tuple[Subscription, Change]]:
+    """Stored subscriptions paused because the mail server refused their
+    address for good, with that change (for ``status``)."""
+    found = []
+    for subscription in stored_subscriptions(db):
+        last = subscription.history[-1] if subscription.history else None
+        if subscription.status == PAUSED and last and last.by == SMTP_REFUSAL:
+            found.append((subscription, last))
+    return found
 
 
 def state_name(code: str | None) -> str:

@@ -18,12 +18,14 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from watch287g.alerts.links import mail_links
 from watch287g.alerts.mailer import send_email
 from watch287g.alerts.render_email import render_email
 from watch287g.alerts.render_slack import render_batch
 from watch287g.alerts.settings import AlertSettings
 from watch287g.alerts.slack import SendResult, SlackChannel, SlackWebhook
 from watch287g.alerts.subscriptions import split_destination
+from watch287g.core.tokens import SecretError
 
 
 @dataclass
@@ -108,13 +110,18 @@ class EmailTransport:
 
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings.email
+        self.links = settings.links
 
     def send(self, batch: Batch, reasons: list[str]) -> SendResult:
+        try:
+            links = self.links and mail_links(self.links, batch.subscription_ids, batch.batch_at)
+        except SecretError as err:      # retried like a missing SMTP password, once the operator sets it
+            return SendResult(error=str(err))
         message = render_email(batch.events, reasons, batch.cadence, batch.target, batch.token, batch.batch_at,
-                               self.settings)
-        error = send_email(message, batch.target, self.settings)
-        if error:
-            return SendResult(error=error)
+                               self.settings, links)
+        failure = send_email(message, batch.target, self.settings)
+        if failure:
+            return SendResult(error=failure.reason, permanent=failure.permanent)
         return SendResult(delivered=[event["id"] for event in batch.events], messages=1)
 
     def find_delivered(self, batch: Batch) -> set[int] | None:

@@ -44,20 +44,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from watch287g.testing.fake_site import LocalServer, Reply
+from watch287g.testing.fake_site import LocalServer, serve_ice_lists
 
 ROOT = Path(__file__).resolve().parent.parent
 
 REPLAY = ROOT / "tests" / "fixtures" / "replay"
 PARTICIPATING = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
 PENDING = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
-XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-PAGE = b"""<html><head><title>287(g)</title></head><body>
-<h3>287(g) Participating Agencies</h3>
-<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3>
-<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
 TRIGGER_TARGET_S = 0.3
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
@@ -76,10 +69,7 @@ def children_cpu_seconds(pid: int) -> float:
 
 
 def serve(server: LocalServer) -> None:
-    for path, body, headers in (("/287g", PAGE, {"Content-Type": "text/html"}),
-                                ("/doclib/participatingAgencies.xlsx", PARTICIPATING.read_bytes(), XLSX),
-                                ("/doclib/pendingAgencies.xlsx", PENDING.read_bytes(), XLSX)):
-        server.route(path, Reply(body=body, headers=headers, etag=f'"{len(body)}"'))
+    serve_ice_lists(server, PARTICIPATING.read_bytes(), PENDING.read_bytes(), etags=True)
 
 
 def config_text(server: LocalServer, interval: float) -> str:

@@ -468,6 +468,16 @@ class Checks(_History):
     def summarize(self, docs: dict[str, dict]) -> dict:
         return {**super().summarize(docs), "sources": dict(Counter(doc["source"] for doc in docs.values()))}
 
+    def latest(self, source: str) -> Doc | None:
+        """The source's newest check record, if any: from the tail, or the
+        newest segment that holds the source's checks."""
+        for part in [self._tail, *reversed(self._segments)]:
+            if part is self._tail or source in part.summary["sources"]:
+                mine = [doc for doc in part.docs().values() if doc["source"] == source]
+                if mine:
+                    return MappingProxyType(max(mine, key=lambda doc: doc["started_at"]))
+        return None
+
     def add(self, record: dict) -> None:
         self._insert([record])
 

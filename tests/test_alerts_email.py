@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from watch287g.core import events as ev
@@ -240,3 +241,59 @@ email = "{REPORTER}"
         assert "2 changes" in received.message["Subject"]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("refusal", ["rcpt", "data"])
+def test_an_address_the_server_refuses_for_good_is_paused_and_shown_to_the_operator(tmp_path, smtp, cli, refusal):
+    reply = "550 5.1.1 <gone@news.example>: no such user" if refusal == "rcpt" else "554 5.7.1 message refused"
+    (smtp.refuse_rcpt if refusal == "rcpt" else smtp.refuse_data)["gone@news.example"] = reply
+    config_path = tmp_path / "watch287g.toml"
+    config_path.write_text(email_config(smtp.port) + """
+[[subscriptions]]
+name = "desk"
+email = "gone@news.example"
+""")
+    assert cli("subscribe", "--email", "gone@news.example", "--state", "FL", config_file=config_path)[0] == 0
+    assert cli("subscribe", "--email", REPORTER, config_file=config_path)[0] == 0
+    from watch287g.core.config import load_config
+    config = load_config(config_path)
+    store = Store(cli.data_dir)
+    record(store, [agreement_event()], config)
+
+    report = deliver(store, config, NOW)
+    assert report["sent"] == 1 and report["failed"] == 2        # the reporter's went; the refused address's did not
+    stored = store.read().subscriptions.get("s1")
+    assert stored["status"] == "paused"
+    assert stored["history"][-1]["by"] == "smtp" and reply.split(":")[0] in stored["history"][-1]["what"]
+    by_subscription = {d["subscription_id"]: d["status"] for d in outbox_docs(store)}
+    # The stored subscription is paused and its alert cancelled; the config
+    # file's own subscription cannot be paused from here: it keeps retrying.
+    assert by_subscription == {"s1": "cancelled", "s2": "sent", "config:desk": "pending"}
+    record(store, [agreement_event(agency="LEE COUNTY SHERIFF'S OFFICE", line=5)], config)
+    assert "s1" not in {d["subscription_id"] for d in outbox_docs(store) if d["event_id"] == 2}
+
+    code, out, _ = cli("subscriptions", config_file=config_path)
+    assert code == 0 and "s1 [paused]: email gone@news.example" in out and "by smtp" in out
+    code, out, _ = cli("status", config_file=config_path)
+    assert code == 0 and "PAUSED s1 (email:gone@news.example)" in out and "refuses the address" in out
+    code, out, _ = cli("status", "--json", config_file=config_path)
+    [refused] = json.loads(out)["refused_addresses"]
+    assert refused["subscription"] == "s1" and reply.split(":")[0] in refused["reason"]
+
+
+def test_a_temporary_refusal_is_retried_not_paused(tmp_path, smtp, cli):
+    smtp.refuse_rcpt[REPORTER] = "450 4.2.1 mailbox busy, try later"
+    config_path = tmp_path / "watch287g.toml"
+    config_path.write_text(email_config(smtp.port))
+    assert cli("subscribe", "--email", REPORTER, config_file=config_path)[0] == 0
+    from watch287g.core.config import load_config
+    config = load_config(config_path)
+    store = Store(cli.data_dir)
+    record(store, [agreement_event()], config)
+
+    assert deliver(store, config, NOW)["failed"] == 1
+    assert store.read().subscriptions.get("s1")["status"] == "active"
+    [doc] = outbox_docs(store)
+    assert doc["status"] == "pending" and "450 4.2.1 mailbox busy" in doc["last_error"]
+    del smtp.refuse_rcpt[REPORTER]
+    assert deliver(store, config, NOW + dt.timedelta(minutes=2))["sent"] == 1

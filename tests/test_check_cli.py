@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support.checks import ROOT, run_check, watch287g, write_config
-from watch287g.testing.fake_site import LocalServer
-
-WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
-PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
-<p>As of February 21, 2025, ICE has signed 151 Memorandums of Agreement.</p>
-<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
-
+from tests.support.checks import WORKBOOKS, ROOT, february_site, ice_source, run_check, watch287g, write_config
 
 @pytest.fixture
 def server():
-    server = LocalServer()
-    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
-    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
-    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    server = february_site()
     yield server
     server.close()
 
 
-def ice(server, **extra) -> dict:
-    return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
+ice = ice_source
 
 
+
+@pytest.mark.e2e
 def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     first = watch287g(config, data, "check", "--no-notify")
@@ -52,6 +40,7 @@ def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
            "(signed: 2025-02-19 -> 2025-02-26)" in second.stdout
 
 
+@pytest.mark.e2e
 def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     result = run_check(config, data, "--dry-run")
@@ -62,6 +51,7 @@ def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     assert len(server.seen("/p.xlsx")) == 1
 
 
+@pytest.mark.e2e
 def test_source_option_and_disabled_sources(server, tmp_path):
     other = {"name": "page", "type": "page", "url": server.url("/287g"), "enabled": False}
     config, data = write_config(tmp_path / "c.toml", [ice(server), other]), tmp_path / "data"
@@ -94,6 +84,7 @@ def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, sources, crawl, messag
     assert not (cli.data_dir / "state.json").exists()
 
 
+@pytest.mark.e2e
 def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)], lock_wait=0.5), tmp_path / "data"
     data.mkdir()
@@ -113,6 +104,7 @@ def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     assert server.seen("/287g") == []
 
 
+@pytest.mark.e2e
 def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     # As the README runs it: no config file anywhere (the cwd has none either).
     monkeypatch.delenv("WATCH287G_CONFIG", raising=False)

@@ -22,28 +22,18 @@ from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import NOW, agreement_event, record
-from tests.support.checks import ROOT, watch287g, write_config
+from tests.support.checks import ROOT, WORKBOOKS, february_site, ice_source, watch287g, write_config
 from watch287g.testing.fake_site import LocalServer
-
-WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
-PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
-<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
-
 
 @pytest.fixture
 def site():
-    server = LocalServer()
-    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
-    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
-    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    server = february_site()
     yield server
     server.close()
 
 
 def ice_config(tmp_path: Path, site: LocalServer, extra: str = "") -> Path:
-    path = write_config(tmp_path / "c.toml", [{"name": "ice", "type": "ice", "url": site.url("/287g")}])
+    path = write_config(tmp_path / "c.toml", [ice_source(site)])
     path.write_text(path.read_text() + extra)
     return path
 
@@ -51,6 +41,7 @@ def ice_config(tmp_path: Path, site: LocalServer, extra: str = "") -> Path:
 # --- exit codes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_check_exits_1_when_its_deliveries_fail(tmp_path, site):
     # An SMTP port nobody listens on: the check itself is fine, delivery is not.
     config = ice_config(tmp_path, site, '\n[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = 9\nsecurity = "none"\n'
@@ -65,6 +56,7 @@ def test_check_exits_1_when_its_deliveries_fail(tmp_path, site):
     assert result.code == 1, result.stderr
 
 
+@pytest.mark.e2e
 def test_deliver_says_busy_with_exit_3_while_another_run_delivers(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
@@ -79,6 +71,7 @@ def test_deliver_says_busy_with_exit_3_while_another_run_delivers(tmp_path):
 # --- bad input: one line, state intact ----------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_data_dir_that_is_a_file_is_one_line_for_every_command(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("")
@@ -112,6 +105,7 @@ def test_a_workbook_given_as_the_replay_manifest_is_one_line(cli):
     assert "codec" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_global_options_work_after_the_command_too(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[[subscriptions]]\nname = "mine"\nemail = "me@example.org"\n')
@@ -128,6 +122,7 @@ def test_global_options_work_after_the_command_too(tmp_path):
 # --- secrets config check must name ---------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_config_check_names_a_secret_a_destination_needs(tmp_path, monkeypatch):
     config = tmp_path / "c.toml"
     config.write_text('[[subscriptions]]\nname = "desk"\nslack_channel = "C0123ABCD"\n\n'
@@ -148,6 +143,7 @@ def test_config_check_names_a_secret_a_destination_needs(tmp_path, monkeypatch):
 # --- progress and fast failure offline ---------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_check_shows_a_line_per_source_as_it_goes(tmp_path, site):
     result = watch287g(ice_config(tmp_path, site), tmp_path / "data", "check", "--no-notify")
     assert result.code == 0
@@ -181,6 +177,7 @@ def test_a_check_child_that_exits_without_a_result_is_a_crash_not_a_recorded_fai
     assert runner._outcome("ice", "2026-01-01T00:00:00Z", 0, b"", b"", False, 60).status == CRASHED
 
 
+@pytest.mark.e2e
 def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_check(tmp_path, site, monkeypatch):
     shadow = tmp_path / "cwd" / "watch287g"
     shadow.mkdir(parents=True)
@@ -195,6 +192,7 @@ def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_che
     assert outcome.status == OK, outcome.message
 
 
+@pytest.mark.e2e
 def test_run_on_an_unreadable_state_stops_at_once_and_names_the_backup(tmp_path, site):
     config = ice_config(tmp_path, site)
     data = tmp_path / "data"

@@ -23,15 +23,8 @@ KNOWN_RESPELLINGS = [
 
 
 @pytest.fixture(scope="module")
-def replay(shared_snapshots_module, tmp_path_factory):
-    from watch287g.cli import main
-
-    data_dir = tmp_path_factory.mktemp("replay-all")
-    config = data_dir / "empty.toml"
-    config.write_text("")
-    assert main(["--config", str(config), "--data-dir", str(data_dir), "-q", "replay",
-                 str(shared_snapshots_module / "manifest.csv")]) == 0
-    db = Store(data_dir).read()
+def replay(replay_2025):
+    db = Store(replay_2025).read()
     return db, [dict(event) for event in db.events.in_order()]
 
 

@@ -10,6 +10,7 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from filelock import Timeout
 from watch287g.core import events as ev
 from watch287g.core.config import Config, ConfigError
 from watch287g.core.records import Source
@@ -74,13 +75,18 @@ def test_business_hours_follow_new_york_time_across_daylight_saving():
     assert [t.astimezone(dt.timezone.utc).strftime("%H:%M") for t in summer] == ["12:00", "12:15"]
 
 
-def test_jitter_moves_runs_by_at_most_the_configured_seconds():
+def test_jitter_moves_runs_later_by_at_most_the_configured_seconds():
     s = settings({"jitter_seconds": 30})
     trigger = s.check_trigger(s.source("ice"))
-    start = dt.datetime(2025, 6, 9, 9, 1, tzinfo=NY)
-    for moment in fire_times(trigger, start, 20):
-        offset = (moment.minute % 15) * 60 + moment.second
-        assert offset <= 30
+    runs = fire_times(trigger, dt.datetime(2025, 6, 9, 9, 1, tzinfo=NY), 30)     # Monday 9:15 to 16:30
+    quarters = [run.replace(minute=run.minute - run.minute % 15, second=0, microsecond=0) for run in runs]
+    # Each run still belongs to its quarter hour, and none is skipped...
+    assert [b - a for a, b in zip(quarters, quarters[1:])] == [dt.timedelta(minutes=15)] * 29
+    offsets = [(run - quarter).total_seconds() for run, quarter in zip(runs, quarters)]
+    # ...moved later by at most 30 s...
+    assert all(0 <= offset <= 30 for offset in offsets)
+    # ...and really moved, by varying amounts (30 draws of 0-30 s all within one 5-s span: p < 1e-20).
+    assert max(offsets) - min(offsets) > 5
 
 
 def test_per_source_schedule_and_six_field_cron_with_seconds():
@@ -228,7 +234,7 @@ def test_service_pid_needs_the_lock_held_not_just_a_heartbeat(tmp_path):
         assert service_running(tmp_path)
         assert running_service_pid(tmp_path) == holder.pid
         lock = service_lock(tmp_path)
-        with pytest.raises(Exception):
+        with pytest.raises(Timeout):           # held by the other process, not any error
             lock.acquire(timeout=0)
     finally:
         holder.kill()

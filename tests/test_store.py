@@ -43,16 +43,19 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path):
     store = Store(tmp_path / "data")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     seen = 0
-    for delay in (0.3, 0.45, 0.6, 0.75, 0.9):
+    for delay in (0.0, 0.05, 0.1, 0.15, 0.2):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store.data_dir)], env=env,
                                 stdout=subprocess.PIPE, text=True)
+        # Kill at a different moment of a later write each time, however slowly the writer started.
+        first = proc.stdout.readline()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        finished = [int(n) for n in (first + proc.stdout.read()).split()]
         writes = check_consistent(store)
-        assert writes >= seen  # committed writes are never lost
+        assert finished and finished[0] == seen + 1      # each writer went on from the last committed write...
+        assert writes >= finished[-1]                    # ...and no write it finished is lost
         seen = writes
-    assert seen > 0
     leftovers = [p.name for p in store.data_dir.iterdir() if p.name.endswith(".tmp")]
     # A killed writer may leave its temporary file; it is never read as state.
     assert all(name.startswith(".state.json.") for name in leftovers)
@@ -337,3 +340,17 @@ def test_a_damaged_part_is_a_one_line_error_naming_the_backup(tmp_path):
         db.agreements.all()
     message = str(refused.value)
     assert message.startswith(f"cannot read {part}") and "state.json.1" in message and "\n" not in message
+
+
+def test_the_latest_check_of_a_source_is_found_in_the_tail_or_the_newest_segment_holding_it(tmp_path,
+                                                                                            small_segments):
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.checks.add({"source": "fl", "started_at": "2026-04-01T09:00:00Z", "ok": False})
+        for minute in range(7):
+            db.checks.add({"source": "ice", "started_at": f"2026-04-01T10:{minute:02d}:00Z", "ok": True})
+    assert len(segment_files(store, "checks")) == 2          # fl's only check is sealed with ice's first two
+    db = store.read()
+    assert db.checks.latest("ice")["started_at"] == "2026-04-01T10:06:00Z"
+    assert db.checks.latest("fl")["started_at"] == "2026-04-01T09:00:00Z"
+    assert db.checks.latest("tx") is None

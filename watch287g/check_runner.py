@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watch287g.core.config import Config
@@ -47,6 +47,8 @@ class CheckOutcome:
     finished_at: str
     exit_code: int | None
     message: str = ""
+    events: list[dict] = field(default_factory=list)   # what the check recorded
+    reused: bool = False        # not checked again: the last check was recent (Service.check_now)
 
     def summary(self) -> dict:
         return {"source": self.source, "status": self.status, "started_at": self.started_at,
@@ -143,7 +145,9 @@ class CheckRunner:
             else:
                 how = f"exited with code {code} without a result"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS])
+        events = [event for result in payload.get("sources", []) if isinstance(result, dict)
+                  for event in result.get("events", [])]
+        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS], events)
 
 
 def _last_json(out: bytes) -> dict:

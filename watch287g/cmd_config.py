@@ -29,7 +29,10 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.alerts.subscriptions import config_subscriptions
     from watch287g.schedule import service_settings
     from watch287g.settings import CrawlSettings, load_sources
+    from watch287g.slackapp.settings import SlackAppSettings
+    from watch287g.site.settings import ReportSettings
     from watch287g.state.policy import Policy
+    from watch287g.web.settings import WebSettings
 
     return [
         ("sections", check_sections),
@@ -39,7 +42,11 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[web]", WebSettings.from_config),
+        ("[slack_app]", SlackAppSettings.from_config),
+        ("[report]", ReportSettings.from_config),
     ]
+
 
 
 def known_sections() -> set[str]:
@@ -47,7 +54,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "web", "slack_app", "report"}
 
 
 def check_sections(config: Config) -> None:
@@ -75,9 +82,19 @@ def check_config(config: Config, data_dir: Path | None = None, secrets: bool = T
     return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
 
 
+def refuse_invalid_config(config: Config, data_dir: Path) -> bool:
+    """For commands that start long-running work (``run``, ``serve``):
+    print what `config check` refuses (secrets aside: the caller decides),
+    one line each, and say whether it refused anything."""
+    result = check_config(config, data_dir, secrets=False)
+    for line in result["errors"]:
+        print(f"watch287g: error: {line}", file=sys.stderr)
+    return not result["ok"]
+
+
 def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
     """Secrets that the configured destinations (the config's subscriptions,
-    the operator's, and those stored in the data dir) need."""
+    the operator's, and those stored in the data dir) and the Slack app need."""
     from watch287g.alerts.subscriptions import stored_subscriptions
     from watch287g.alerts.transports import missing_secrets
     from watch287g.settings import Settings
@@ -92,7 +109,24 @@ def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
                 destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
         except StoreError as err:
             return [str(err)]
-    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)]
+    app = settings.slack_app.missing_secrets(settings.alerts.slack.bot_token_env) if settings.slack_app else []
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] \
+        + app + _missing_web_secret(settings)
+
+
+def _missing_web_secret(settings) -> list[str]:
+    """[web] public_url signs links with a secret: without it, e-mails to
+    stored subscriptions wait and the web app cannot start."""
+    from watch287g.core.tokens import SecretError, secret_from_env
+
+    if not settings.web.public_url:
+        return []
+    try:
+        secret_from_env(settings.web.secret_env)
+    except SecretError as err:
+        return [f"[web] public_url is set but {err}; until it is, e-mails to stored subscriptions wait "
+                f"and the web app cannot start"]
+    return []
 
 
 def _with_origin(message: str, config: Config) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 
-from watch287g.cmd_config import check_config
+from watch287g.cmd_config import check_config, refuse_invalid_config
 from watch287g.command import EXIT_USAGE, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.heartbeat import running_service_pid
@@ -29,10 +28,7 @@ def cmd_run(ctx: Context, args) -> int:
     # Refuse to start on a config `config check` refuses, with its one-line
     # errors; a secret missing from the environment is logged (deliveries
     # to that destination fail and are retried until it is set).
-    result = check_config(ctx.config, ctx.data_dir, secrets=False)
-    if not result["ok"]:
-        for line in result["errors"]:
-            print(f"watch287g: error: {line}", file=sys.stderr)
+    if refuse_invalid_config(ctx.config, ctx.data_dir):
         return EXIT_USAGE
     if not args.quiet and not args.verbose:
         logging.getLogger("watch287g").setLevel(logging.INFO)   # one line per check and delivery

@@ -109,6 +109,7 @@ class Committer:
                 "notes": check.notes,
                 "fetched": [f.record() for f in check.fetched],
                 "verdicts": verdicts,
+                "event_ids": [event["id"] for event in events if "id" in event],   # none in a dry run
             }
             if not self.dry_run:
                 raised = health.record_check(db, record, check.source.failing_after)
@@ -141,12 +142,12 @@ class Committer:
             check.failures.append(f"{kind} list {'still ' if result.repeated else ''}quarantined: {result.reason}")
         return verdict, list(result.events)
 
-    @staticmethod
-    def _snapshot(source: str, kind: str, download: ListDownload, content: bytes, sha256: str) -> Snapshot:
+    def _snapshot(self, source: str, kind: str, download: ListDownload, content: bytes, sha256: str) -> Snapshot:
         observed_at = download.fetch.fetched_at
         provenance = {**download.provenance, "sha256": sha256}
         if download.format == "xlsx":
-            return snapshot_from_workbook(source, kind, observed_at, download.file_name, content, provenance)
+            return snapshot_from_workbook(source, kind, observed_at, download.file_name, content, provenance,
+                                          self.settings.crawl.workbook_limits())
         return html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
 
     def _page_verdict(self, db: StateDB, check: SourceCheck) -> tuple[dict, list[dict]]:

@@ -18,6 +18,7 @@ from watch287g.state.store import Store
 def status_section(store: Store) -> dict:
     """{"service": {...}, "sources": [...], "outbox": {...}} — see render_status_section."""
     from watch287g.alerts import outbox
+    from watch287g.alerts.subscriptions import refused_by_mail_server
 
     beat = read_heartbeat(store.data_dir) or {}
     pid = running_service_pid(store.data_dir)
@@ -32,7 +33,7 @@ def status_section(store: Store) -> dict:
         "next_runs": beat.get("next_runs", {}) if pid else {},
     }
     if not store.exists():
-        return {"service": service, "sources": [], "outbox": {}}
+        return {"service": service, "sources": [], "outbox": {}, "refused_addresses": []}
     db = store.read()
     last_checks: dict[str, dict] = {}
     for check in db.checks.all():
@@ -51,8 +52,10 @@ def status_section(store: Store) -> dict:
             "failure_streak": health.streak(db, name),
             "stale": {key.split(":", 1)[1]: flag for key, flag in stale.items() if key.startswith(f"{name}:")},
         })
+    refused = [{"subscription": sub.id, "destination": sub.destination, "paused_at": change.at,
+                "reason": change.what.removeprefix("paused: ")} for sub, change in refused_by_mail_server(db)]
     return {"service": service, "sources": sources,
-            "outbox": outbox.status(db, utcnow())}
+            "outbox": outbox.status(db, utcnow()), "refused_addresses": refused}
 
 
 def _state(beat: dict, pid: int | None) -> str:
@@ -96,4 +99,8 @@ def render_status_section(section: dict) -> str:
                             ("due_now", "awaiting_digest", "retrying", "in_doubt") if row.get(k))
             error = f"; last error: {row['last_error']}" if row.get("last_error") else ""
             out.append(f"  {row['destination']} ({row['cadence']}): {row['records']} waiting ({why}){error}")
+    for entry in section["refused_addresses"]:
+        out.append(f"PAUSED {entry['subscription']} ({entry['destination']}) at {entry['paused_at']}: the mail "
+                   f"server refuses the address ({entry['reason']}); `watch287g resume "
+                   f"{entry['subscription']}` once it is fixed")
     return "\n".join(out) + "\n"
