@@ -35,14 +35,12 @@ import os
 import signal
 import uuid
 from collections import defaultdict
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from filelock import FileLock, Timeout
 from watch287g.alerts.links import linkable
-from watch287g.alerts.render_email import footer_lines
 from watch287g.alerts.router import is_operator_route, operator_routes, routes_for
 from watch287g.alerts.settings import AlertSettings, OutboxSettings
-from watch287g.alerts.slack import ReconcileError, SendResult
 from watch287g.alerts.subscriptions import (
     ACTIVE,
     PAUSED,
@@ -53,10 +51,13 @@ from watch287g.alerts.subscriptions import (
     set_status,
     stored_subscriptions,
 )
-from watch287g.alerts.transports import Batch, transport_for
 from watch287g.core import events as ev
 from watch287g.core.timeutil import aware, parse_iso, to_iso, utcnow
 from watch287g.state import journal
+
+if TYPE_CHECKING:
+    from watch287g.alerts.slack import SendResult
+    from watch287g.alerts.transports import Batch
 
 PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
 DELIVERY_LOCK = "delivery.lock"
@@ -97,7 +98,7 @@ def deliveries(db, settings: AlertSettings, fixed: Sequence[Subscription],
 
 def release_digest(db, cadence: str, now: str | dt.datetime) -> int:
     """Make the queued items of a digest cadence due now."""
-    return db.outbox.update(
+    return db.outbox.update_waiting(
         lambda row: row["status"] == PENDING and row["cadence"] == cadence and not row["due"],
         lambda row: {"due": True, "next_attempt_at": _iso(now)})
 
@@ -108,7 +109,7 @@ def cancel_undeliverable(db, settings: AlertSettings, fixed: Sequence[Subscripti
     once, and a resumed subscription gets only what happens after."""
     live = {s.id for s in all_subscriptions(db, fixed) if s.delivers}
     live |= {route.subscription_id for route in operator_routes(settings.operator)}
-    return db.outbox.update(
+    return db.outbox.update_waiting(
         lambda row: row["status"] == PENDING and row["subscription_id"] not in live,
         lambda row: {"status": CANCELLED,
                      "last_error": f"subscription {row['subscription_id']} stopped at {_iso(now)}"})
@@ -146,10 +147,15 @@ def deliver_due(store, settings: AlertSettings, fixed: Sequence[Subscription], n
 
 
 def _count_unsent(db) -> int:
-    return len(db.outbox.where(lambda row: row["status"] in (PENDING, SENDING) and row["due"]))
+    return len(db.outbox.waiting(lambda row: row["due"]))
 
 
 def _load_batch(db, token: str, rows: list) -> Batch:
+    # The transports (slack-sdk, smtplib, the renderers) load only when
+    # something is to be sent: recording events and finding nothing due
+    # (every check) need none of them.
+    from watch287g.alerts.transports import Batch
+
     event_ids = sorted({row["event_id"] for row in rows})
     return Batch(token=token, destination=rows[0]["destination"], cadence=rows[0]["cadence"],
                  batch_at=parse_iso(rows[0]["batch_at"]), events=[dict(db.events.get(i)) for i in event_ids],
@@ -159,7 +165,7 @@ def _load_batch(db, token: str, rows: list) -> Batch:
 def _in_doubt_batches(store) -> list[Batch]:
     db = store.read()
     by_token: dict[str, list] = defaultdict(list)
-    for row in db.outbox.where(lambda row: row["status"] == SENDING):
+    for row in db.outbox.waiting(lambda row: row["status"] == SENDING):
         by_token[row["batch"]].append(row)
     return [_load_batch(db, token, rows) for token, rows in by_token.items()]
 
@@ -169,12 +175,12 @@ def _claim_due(store, settings: AlertSettings, fixed: Sequence[Subscription], no
     """Group due records per (destination, cadence) and mark them sending."""
     with store.write() as db:
         cancel_undeliverable(db, settings, fixed, now)
-        due = db.outbox.where(lambda row: row["status"] == PENDING and row["due"]
+        due = db.outbox.waiting(lambda row: row["status"] == PENDING and row["due"]
                               and parse_iso(row["next_attempt_at"]) <= now
                               and (only_cadence is None or row["cadence"] == only_cadence))
         tokens = {group: uuid.uuid4().hex for group in sorted({(r["destination"], r["cadence"]) for r in due})}
         due_keys = {row["key"] for row in due}
-        db.outbox.update(lambda row: row["key"] in due_keys,
+        db.outbox.update_waiting(lambda row: row["key"] in due_keys,
                          lambda row: {"status": SENDING, "batch": tokens[(row["destination"], row["cadence"])],
                                       "batch_at": to_iso(now)})
         return [_load_batch(db, token, _batch_rows(db, token)) for token in tokens.values()]
@@ -182,6 +188,9 @@ def _claim_due(store, settings: AlertSettings, fixed: Sequence[Subscription], no
 
 def _settle_in_doubt(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
                      now: dt.datetime, report: dict) -> None:
+    from watch287g.alerts.slack import ReconcileError
+    from watch287g.alerts.transports import transport_for
+
     transport = transport_for(batch, settings)
     if transport.readable_back:
         try:
@@ -207,14 +216,15 @@ def _settle_in_doubt(store, settings: AlertSettings, fixed: Sequence[Subscriptio
 
 def _note_in_doubt(store, batch: Batch, error: str, now: dt.datetime) -> None:
     with store.write() as db:
-        db.outbox.update(_in_batch(batch.token), lambda row: {"last_error": error, "last_error_at": to_iso(now)})
+        db.outbox.update_waiting(_in_batch(batch.token),
+                                 lambda row: {"last_error": error, "last_error_at": to_iso(now)})
 
 
 def _reconcile(store, batch: Batch, delivered: set[int], now: dt.datetime) -> None:
     """Read-back result: what Slack shows is sent; the rest is due again now
     (it was never posted, so this costs no attempt)."""
     with store.write() as db:
-        db.outbox.update(_in_batch(batch.token), lambda row: (
+        db.outbox.update_waiting(_in_batch(batch.token), lambda row: (
             {"status": SENT, "sent_at": to_iso(now), "last_error": None} if row["event_id"] in delivered
             else {"status": PENDING, "batch": None, "next_attempt_at": to_iso(now)}))
 
@@ -224,13 +234,15 @@ def _in_batch(token: str) -> Callable:
 
 
 def _batch_rows(db, token: str) -> list:
-    return db.outbox.where(_in_batch(token))
+    return db.outbox.waiting(_in_batch(token))
 
 
 def reasons(batch: Batch, subscriptions: dict[str, Subscription], settings: AlertSettings) -> list[str]:
     """Why the reader receives this batch and how to stop it, one line per
     subscription (alerts/render_email.py words it); the stored ones of an
     e-mail say "the links below" when the web app is published."""
+    from watch287g.alerts.render_email import footer_lines
+
     served = [subscriptions[sub_id] for sub_id in batch.subscription_ids if sub_id in subscriptions]
     operator = any(is_operator_route(sub_id) for sub_id in batch.subscription_ids)
     linked = set(linkable(batch.subscription_ids)) if batch.kind == "email" and settings.links else set()
@@ -239,6 +251,8 @@ def reasons(batch: Batch, subscriptions: dict[str, Subscription], settings: Aler
 
 def _send_and_record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch: Batch,
                      now: dt.datetime, report: dict) -> None:
+    from watch287g.alerts.transports import transport_for
+
     subscriptions = {s.id: s for s in all_subscriptions(store.read(), fixed)}
     result = transport_for(batch, settings).send(batch, reasons(batch, subscriptions, settings))
     if result.error is None and os.environ.get(CRASH_AFTER_SEND_ENV) == "1":
@@ -265,7 +279,7 @@ def _record(store, settings: AlertSettings, fixed: Sequence[Subscription], batch
         rows = _batch_rows(db, batch.token)
         attempts = max((row["attempts"] + 1 for row in rows if row["event_id"] not in delivered), default=0)
         sent = sum(1 for row in rows if row["event_id"] in delivered)
-        db.outbox.update(_in_batch(batch.token), outcome)
+        db.outbox.update_waiting(_in_batch(batch.token), outcome)
         report["sent"] += sent
         report["failed"] += len(rows) - sent
         if result.permanent:
@@ -320,14 +334,10 @@ def status(db, now: dt.datetime | None = None) -> dict:
     and cadence, with why they are waiting. ``last_error`` is the newest
     error of the group (the one the operator can act on)."""
     now = now or utcnow()
-    totals: dict[str, int] = defaultdict(int)
     rows: dict[tuple[str, str], dict] = {}
     failing = db.meta.get(FAILING_META, {})
     newest_error_at: dict[tuple[str, str], str] = {}
-    for doc in db.outbox.all():
-        totals[doc["status"]] += 1
-        if doc["status"] not in (PENDING, SENDING):
-            continue
+    for doc in db.outbox.waiting():
         group = (doc["destination"], doc["cadence"])
         row = rows.setdefault(group, {
             "destination": doc["destination"], "cadence": doc["cadence"], "records": 0, "due_now": 0,
@@ -351,4 +361,4 @@ def status(db, now: dt.datetime | None = None) -> dict:
             row["retrying"] += 1
             if row["next_attempt_at"] is None or doc["next_attempt_at"] < row["next_attempt_at"]:
                 row["next_attempt_at"] = doc["next_attempt_at"]
-    return {"totals": dict(totals), "waiting": sorted(rows.values(), key=lambda r: (r["destination"], r["cadence"]))}
+    return {"totals": db.outbox.totals(), "waiting": sorted(rows.values(), key=lambda r: (r["destination"], r["cadence"]))}

@@ -16,6 +16,23 @@ def atomic_write_bytes(path: Path, payload: bytes, durable: bool = True) -> None
     ``path``. ``durable`` fsyncs the file and its folder, so the rename
     survives a power cut; files rewritten every few seconds skip it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _write_renamed(path, payload, durable)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def write_files_durably(folder: Path, files: dict[str, bytes]) -> None:
+    """Write several files into ``folder`` as ``atomic_write_bytes`` does,
+    syncing the folder once for all of them."""
+    if not files:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in files.items():
+        _write_renamed(folder / name, payload, durable=True)
+    _fsync_dir(folder)
+
+
+def _write_renamed(path: Path, payload: bytes, durable: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -28,8 +45,6 @@ def atomic_write_bytes(path: Path, payload: bytes, durable: bool = True) -> None
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if durable:
-        _fsync_dir(path.parent)
 
 
 def remove_stale_temp_files(folder: Path, name: str) -> int:

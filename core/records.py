@@ -44,7 +44,7 @@ class Fetch:
     last_modified: str | None = None
     content_type: str | None = None
     error: str | None = None
-    sha256: str | None = None       # set by the pipeline for list bodies
+    sha256: str | None = None       # of the body: a page's by the spider, a list's by the commit step
 
     @property
     def not_modified(self) -> bool:

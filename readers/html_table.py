@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup, Tag
 from watch287g.core import normalize as norm
 from watch287g.core.records import Snapshot, sha256_hex
 from watch287g.readers.ice_page import absolute_url, as_of_before, base_url
 from watch287g.readers.roster import find_header, parse_roster, rows_from_table
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 TableRows = list[list[tuple[str, str | None]]]
 

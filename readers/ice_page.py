@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from bs4 import BeautifulSoup, Tag
 from watch287g.core import normalize as norm
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 KINDS = ("participating", "pending")
 _KIND_WORDS = {
@@ -67,6 +69,10 @@ class IcePage:
 
 
 def soup_of(html: bytes | str) -> BeautifulSoup:
+    # bs4 (with soupsieve) loads only when a page is parsed: a check whose
+    # page answers 304 Not Modified never needs it.
+    from bs4 import BeautifulSoup
+
     return BeautifulSoup(html, "lxml")
 
 
@@ -117,6 +123,8 @@ def anchors_outside_tables(soup: BeautifulSoup) -> Iterator[tuple[Tag, Tag | Non
     thousands of links costs no more per link than a page with ten (looking
     back from each link for its heading made ICE-sized pages quadratic).
     Tables are skipped because the HTML-table era's MOA links live there."""
+    from bs4 import Tag     # loaded with the soup already (see soup_of)
+
     heading: Tag | None = None
     tables_open = 0
     todo: list = list(reversed(soup.contents))

@@ -34,7 +34,7 @@ from scrapy.exceptions import (
 )
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
-from watch287g.core.records import Fetch, Source, SourceCheck
+from watch287g.core.records import Fetch, Source, SourceCheck, sha256_hex
 from watch287g.core.sizes import human_size
 from watch287g.core.timeutil import now_iso
 
@@ -118,6 +118,8 @@ class BaseSpider(scrapy.Spider):
             final_url=response.url, size=len(response.body), etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"), content_type=_header(headers, b"Content-Type"),
         )
+        if response.status == 200 and role == "page":
+            fetch.sha256 = sha256_hex(response.body)
         check.fetched.append(fetch)
         if response.status not in (200, 304):
             fetch.error = f"HTTP {response.status} {_reason(response.status)} from {response.url}"
@@ -134,9 +136,11 @@ class BaseSpider(scrapy.Spider):
     def remember(self, check: SourceCheck, fetch: Fetch, record: dict | None = None) -> None:
         """Keep a page's validators (and what it said) for the next check's
         conditional request. Only the server's own ETag/Last-Modified are
-        echoed back; without them the next request is unconditional."""
+        echoed back; without them the next request is unconditional, and
+        the body's sha256 and final address tell whether it changed."""
         check.remember.append({"role": fetch.role, "url": fetch.url, "etag": fetch.etag,
-                               "last_modified": fetch.last_modified, "record": record})
+                               "last_modified": fetch.last_modified, "sha256": fetch.sha256,
+                               "final_url": fetch.final_url, "record": record})
 
     def failure_message(self, error: BaseException, request: scrapy.Request) -> str:
         tries = request.meta.get("retry_times", 0) + 1

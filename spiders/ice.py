@@ -27,13 +27,19 @@ class IceSpider(BaseSpider):
             yield from self.advance(check)
             return
         soup = None
+        remembered = self.remembered.get((check.source.name, "page")) or {}
         if fetch.not_modified:
-            remembered = self.remembered.get((check.source.name, "page"))
-            if not remembered or not remembered.get("record"):
+            if not remembered.get("record"):
                 check.failures.append("page: HTTP 304 Not Modified to a request that was not conditional")
                 yield from self.advance(check)
                 return
             page = ice_page.IcePage.from_record(remembered["record"])
+        elif self._same_page_as_before(check, fetch, remembered):
+            # The same bytes from the same address read the same: a page
+            # served without validators is hashed, like the lists, and read
+            # again only when it changed.
+            page = ice_page.IcePage.from_record(remembered["record"])
+            self.remember(check, fetch, remembered["record"])     # its validators may be new
         else:
             soup = ice_page.soup_of(response.body)
             page = ice_page.read_page(soup, response.url)
@@ -96,6 +102,14 @@ class IceSpider(BaseSpider):
             provenance=self.provenance(check, fetch, check.source.url, as_of=as_of, page_updated=page.updated)))
         self.remember(check, fetch, page.record())
         yield from self.advance(check)
+
+    @staticmethod
+    def _same_page_as_before(check: SourceCheck, fetch, remembered: dict) -> bool:
+        """The page's bytes and final address are those of the last page
+        read in full, and that page linked the workbooks."""
+        record = remembered.get("record")
+        return (check.source.format != "html-table" and record is not None and any(record["links"].values())
+                and remembered.get("sha256") == fetch.sha256 and remembered.get("final_url") == fetch.final_url)
 
     def _note_missing_links(self, check: SourceCheck, page: ice_page.IcePage) -> None:
         if not page.links["participating"]:

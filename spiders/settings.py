@@ -113,6 +113,11 @@ DOWNLOAD_HANDLERS_BASE = {
 }
 ITEM_PIPELINES = {"watch287g.spiders.pipelines.CollectPipeline": 300}
 
+# Scrapy reads and parses the source of every generator callback at each
+# crawl, to warn about a `return value` inside a generator: a few hundredths
+# of a second per check, spent finding what our tests already rule out.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+
 # Scrapy's default: the asyncio reactor.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"

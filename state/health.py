@@ -72,14 +72,7 @@ def _checks(count: int) -> str:
 
 def last_accepted(db: StateDB) -> dict[tuple[str, str], str]:
     """{(source, kind): observed_at of its newest accepted snapshot}."""
-    newest: dict[tuple[str, str], str] = {}
-    for snap in db.snapshots.all():
-        if snap.get("verdict") not in ACCEPTED_VERDICTS:
-            continue
-        key = (snap["source"], snap["kind"])
-        if key not in newest or parse_iso(snap["observed_at"]) > parse_iso(newest[key]):
-            newest[key] = snap["observed_at"]
-    return newest
+    return db.snapshots.newest_observed(ACCEPTED_VERDICTS)
 
 
 def stale_lists(db: StateDB, thresholds: dict[str, dict[str, float]], now: dt.datetime) -> dict[str, dict]:

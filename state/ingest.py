@@ -54,14 +54,22 @@ def last_seen(db: StateDB, source: str, kind: str) -> IngestResult | None:
     return IngestResult(UNCHANGED, f"same content as the list seen at {latest['observed_at']}", repeated=True)
 
 
+def repeat_of(db: StateDB, source: str, kind: str, sha256: str) -> IngestResult | None:
+    """The one place that decides whether a list is unchanged: the same bytes
+    as the last list seen from the source get that list's verdict again
+    (unchanged, or still quarantined) without being read; None for new bytes."""
+    latest = db.meta.get(_meta_key("latest", source, kind))
+    if latest and latest["sha256"] == sha256:
+        return last_seen(db, source, kind)
+    return None
+
+
 def ingest(db: StateDB, snapshot: Snapshot, policy: Policy) -> IngestResult:
     """Gate, diff and store one snapshot. The events it returns are not yet
-    in the log: record them with ``journal.record`` in the same session.
-    The one place that decides whether a list is unchanged: the same bytes
-    as the last list seen from the source."""
-    latest = db.meta.get(_meta_key("latest", snapshot.source, snapshot.kind))
-    if latest and latest["sha256"] == snapshot.sha256:
-        return last_seen(db, snapshot.source, snapshot.kind)
+    in the log: record them with ``journal.record`` in the same session."""
+    repeated = repeat_of(db, snapshot.source, snapshot.kind, snapshot.sha256)
+    if repeated:
+        return repeated
     if db.snapshots.recorded(snapshot.source, snapshot.kind, snapshot.sha256, snapshot.observed_at):
         return IngestResult(DUPLICATE, "this file at this time is already recorded")
     if snapshot.content is not None:

@@ -30,12 +30,12 @@ def record(db, events: list[Event], deliveries: Deliveries | None) -> list[Event
 
 def queue(db, events: list[Event], deliveries: Deliveries) -> int:
     """Queue the delivery rows of events already in the log; idempotent."""
-    existing = db.outbox.keys()
+    wanted = [row for event in events for row in deliveries(event)]
+    existing = db.outbox.keys_for(row["event_id"] for row in wanted)
     rows = []
-    for event in events:
-        for row in deliveries(event):
-            if row["key"] not in existing:
-                existing.add(row["key"])
-                rows.append(row)
+    for row in wanted:
+        if row["key"] not in existing:
+            existing.add(row["key"])
+            rows.append(row)
     db.outbox.add(rows)
     return len(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,7 +185,10 @@ def test_a_folder_named_watch287g_in_the_working_directory_cannot_shadow_the_che
     (shadow / "cli.py").write_text("raise SystemExit(1)\n")
     monkeypatch.chdir(shadow.parent)
     runner = CheckRunner(load_config(ice_config(tmp_path, site)), tmp_path / "data")
-    outcome = runner.run("ice", timeout=60)
+    try:
+        outcome = runner.run("ice", timeout=60)
+    finally:
+        runner.close()
     assert outcome.status == OK, outcome.message
 
 
@@ -200,7 +204,10 @@ def test_run_on_an_unreadable_state_stops_at_once_and_names_the_backup(tmp_path,
     assert result.code == 2
     [line] = result.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"watch287g: error: cannot read {state}") and "state.json.1" in line
-    assert json.loads((data / "state.json.1").read_text())["checks"]
+    # The backup is a whole state: copied over the damaged file, it reads, every part with it.
+    shutil.copytree(data, tmp_path / "restored")
+    shutil.copyfile(data / "state.json.1", tmp_path / "restored" / "state.json")
+    assert Store(tmp_path / "restored").read().checks.count() == 1
 
 
 # --- the outbox shows the newest error ----------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from watch287g.state.store import Store
 
 from tests.conftest import FIXTURES
 
@@ -85,14 +86,14 @@ def test_status_shows_last_good_lists_and_counts(replayed):
 
 def test_replaying_again_skips_what_is_recorded(replayed):
     cli, _, _ = replayed
-    before = (cli.data_dir / "state.json").read_bytes()
+    before = [dict(event) for event in Store(cli.data_dir).read().events.all()]
     code, out, _ = cli("--json", "replay", str(MANIFEST))
     assert code == 0
     summary = json.loads(out)
     # The newest list of each kind is the last one seen: unchanged; the five before it are already recorded.
     assert summary["verdicts"] == {"unchanged": 2, "duplicate": 5}
     assert summary["events"] == {}
-    assert json.loads((cli.data_dir / "state.json").read_bytes())["events"] == json.loads(before)["events"]
+    assert [dict(event) for event in Store(cli.data_dir).read().events.all()] == before
 
 
 BAD_MANIFESTS = {

@@ -5,8 +5,11 @@ to a fake Slack and a real SMTP server on loopback."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from filelock import FileLock
@@ -28,7 +31,7 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
     write_config,
 )
 from watch287g.service_status import render_status_section, status_section
-from watch287g.testing.fake_site import Reply
+from watch287g.testing.fake_site import LocalServer, Reply
 from watch287g.testing.fake_slack import FakeSlack
 
 # Every test here runs `watch287g run` in a child process against local servers.
@@ -37,6 +40,16 @@ CHANNEL = "C0SERVICE1"
 FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 
 
+def check_server(service: Service) -> int:
+    """The pid of the service's check server (watch287g/check_server.py)."""
+    found = subprocess.run(["pgrep", "-P", str(service.proc.pid), "-f", "watch287g.check_server"],
+                           capture_output=True, text=True).stdout.split()
+    assert len(found) == 1, found
+    return int(found[0])
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def slack_event_ids(slack: FakeSlack) -> list[int]:
@@ -177,10 +190,9 @@ weekly_digest = false
     assert service.heartbeat()["state"] == "stopped"
 
     # Consistent state: the file loads, no temporary file was left, no check is running.
-    leftovers = [p.name for p in data.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in data.rglob("*.tmp")]
     assert leftovers == []
-    if (data / "state.json").exists():
-        json.loads((data / "state.json").read_text())
+    Store(data).check_usable()
     before = checks(data)
     assert all(not c["ok"] for c in before)     # an interrupted check is never recorded as good
 
@@ -204,19 +216,27 @@ weekly_digest = false
         assert service.stop() == 0, service.log()
 
 
-def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+def check_hanging_list(tmp_path: Path, server: LocalServer, extra: str = "") -> Service:
+    """A running service (hourly checks, no digests) asked to check now a
+    page whose participating list hangs; returns once the list is requested."""
     serve_ice(server, PARTICIPATING_0306, delay=60)
-    data = tmp_path / "data"
-    config = write_config(tmp_path / "config.toml", server, """
+    config = write_config(tmp_path / "config.toml", server, f"""
 interval_seconds = 3600
-check_timeout_seconds = 4
 daily_digest = false
 weekly_digest = false
+{extra}
 """)
-    service = Service(config, data)
+    service = Service(config, tmp_path / "data")
+    service.wait_running()
+    assert service.cli("run", "--check-now").returncode == 0
+    wait_for(lambda: server.seen("/doclib/participatingAgencies.xlsx"), 30, "the check to be mid-download", service)
+    return service
+
+
+def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server, "check_timeout_seconds = 4")
     try:
-        service.wait_running()
-        assert service.cli("run", "--check-now").returncode == 0
         wait_for(lambda: checks(data), 30, "the timed-out check's record", service)
         time.sleep(1.5)     # the service's own record would land now, if it double-counted
         failed = checks(data)
@@ -225,8 +245,28 @@ weekly_digest = false
         beat = wait_for(lambda: service.heartbeat().get("last_results"), 10, "the heartbeat", service)
         assert beat["ice"]["status"] in ("timeout", "crashed")
         assert service.proc.poll() is None          # the service lives on
-        # No process of the killed check is left behind.
-        children = subprocess.run(["pgrep", "-f", f"--data-dir {data} -q check"], capture_output=True, text=True)
-        assert children.stdout.strip() == ""
+        # No process of the killed check is left behind: the check server has no child.
+        assert children(check_server(service)) == []
     finally:
         assert service.stop() == 0, service.log()
+
+
+def test_a_check_server_that_dies_mid_check_is_a_failed_check_and_is_replaced(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server)
+    try:
+        first = check_server(service)
+        os.kill(first, signal.SIGKILL)
+        [failed] = wait_for(lambda: checks(data), 30, "the lost check's record", service)
+        assert not failed["ok"] and failed["recorded_by"] == "service"
+        assert failed["message"] == "check process was lost: the check server died while it ran"
+        assert db(data).meta.get("health:ice")["failures"] == 1
+        assert service.proc.poll() is None
+        serve_ice(server, PARTICIPATING_0306)
+        assert service.cli("run", "--check-now").returncode == 0
+        wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check from a new server", service)
+        second = check_server(service)
+        assert second != first
+    finally:
+        assert service.stop() == 0, service.log()
+    assert not Path(f"/proc/{second}").exists()      # the service stopped its check server

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import gzip
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from watch287g.core import events as ev
+from watch287g.readers import ice_page as page_reader
 from watch287g.spiders.base import file_name
 from watch287g.spiders.ice import IceSpider
 from watch287g.spiders.middlewares import BackoffRetryMiddleware, _retry_after
@@ -205,6 +207,26 @@ def test_without_validators_the_body_is_hashed_every_time(checks):
     assert len(signed) == 88
     assert {e["source"]["sha256"] for e in signed} == {result["fetched"][1]["sha256"]}
     assert len(table(data, "snapshots")) == 3    # the unchanged pending list added none
+
+
+def test_a_page_without_validators_is_read_again_only_when_its_bytes_change(checks, monkeypatch):
+    readings = []
+    read_page = page_reader.read_page
+    monkeypatch.setattr(page_reader, "read_page", lambda *args: readings.append(1) or read_page(*args))
+    bare = {"page": Saved(CAPTURE, headers=HTML), "participating": Saved(PART_0221), "pending": Saved(PEND_0221)}
+    assert checks.run(ice_site(**bare))["ok"] and len(readings) == 1
+    [kept] = [s for s in table(checks.store.data_dir, "sources") if s["role"] == "page"]
+    assert kept["sha256"] == hashlib.sha256(CAPTURE).hexdigest() and kept["final_url"] == PAGE_URL
+    # The same bytes: the links come from what the last reading kept.
+    result = checks.run(ice_site(**bare))
+    assert result["ok"] and len(readings) == 1
+    assert [r.url for r in checks.last.requests] == [PAGE_URL, PART_URL, PEND_URL]
+    # New bytes: read again, and the new link is followed.
+    moved = FOLDER + "participatingAgencies06062025am.xlsx"
+    site = ice_site(**{**bare, "page": Saved(ice_page(moved, PEND_URL), headers=HTML)})
+    site[moved] = Saved(PART_0221)
+    assert checks.run(site)["ok"] and len(readings) == 2
+    assert [r.url for r in checks.last.requests] == [PAGE_URL, moved, PEND_URL]
 
 
 def test_2026_download_links_take_the_name_from_content_disposition():

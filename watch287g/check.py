@@ -86,17 +86,28 @@ def _spiders() -> list[type]:
     return [IceSpider, StatePageSpider]
 
 
+def scrapy_settings(overrides: dict):
+    """Scrapy's settings for a crawl: spiders/settings.py, then ``overrides``
+    (the config's [crawl] section)."""
+    from scrapy.settings import Settings as ScrapySettings
+
+    settings = ScrapySettings()
+    settings.setmodule("watch287g.spiders.settings", priority="project")
+    # A check names its spider classes: Scrapy's own loader would only walk
+    # SPIDER_MODULES (kept for `scrapy list`) to find them again.
+    settings.set("SPIDER_LOADER_CLASS", "scrapy.spiderloader.DummySpiderLoader", priority="project")
+    settings.update(overrides, priority="cmdline")
+    return settings
+
+
 def crawl_sources(plan: list[tuple[type, list[Source]]], remembered: dict, collected: list[SourceCheck],
                   overrides: dict) -> None:
     """Run the spiders one after another in one reactor run. One after
     another, not together: two spiders could share a site (a state page on
     ice.gov), and a site must only ever see one request at a time from us."""
-    from scrapy.settings import Settings as ScrapySettings
     from scrapy.utils.reactor import install_reactor
 
-    settings = ScrapySettings()
-    settings.setmodule("watch287g.spiders.settings", priority="project")
-    settings.update(overrides, priority="cmdline")
+    settings = scrapy_settings(overrides)
     install_reactor(settings["TWISTED_REACTOR"])
 
     from scrapy.crawler import AsyncCrawlerRunner

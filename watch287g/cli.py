@@ -9,6 +9,7 @@ non-zero exit code, never as a traceback; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 
@@ -45,7 +46,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UserError, ConfigError, StoreError, WorkbookError)
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The parser, built once per process (parsing does not change it): the
+    check server builds it before it forks its check children."""
     parser = argparse.ArgumentParser(
         prog="watch287g",
         description="Watch ICE's 287(g) agreement lists and state pages, and alert on real changes.",

@@ -44,6 +44,7 @@ from watch287g.state.ingest import (
     IngestResult,
     ingest,
     last_seen,
+    repeat_of,
 )
 from watch287g.state.store import StateDB, Store
 
@@ -126,14 +127,11 @@ class Committer:
             sha256 = sha256_hex(content)
             download.fetch.sha256 = sha256
             verdict["sha256"] = sha256
-            observed_at = download.fetch.fetched_at
-            provenance = {**download.provenance, "sha256": sha256}
-            if download.format == "xlsx":
-                snapshot = snapshot_from_workbook(source, kind, observed_at, download.file_name, content,
-                                                  provenance, self.settings.crawl.workbook_limits())
-            else:
-                snapshot = html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
-            result = self.commit_snapshot(db, snapshot)
+            # The same bytes as the last list seen need no reading: the verdict stands.
+            result, snapshot = repeat_of(db, source, kind, sha256), None
+            if result is None:
+                snapshot = self._snapshot(source, kind, download, content, sha256)
+                result = self.commit_snapshot(db, snapshot)
             db.sources.put(source, kind, {"url": download.provenance["file_url"], "etag": download.fetch.etag,
                                           "last_modified": download.fetch.last_modified})
         verdict.update(verdict=result.verdict, reason=result.reason)
@@ -143,6 +141,14 @@ class Committer:
         if result.verdict == QUARANTINED:
             check.failures.append(f"{kind} list {'still ' if result.repeated else ''}quarantined: {result.reason}")
         return verdict, list(result.events)
+
+    def _snapshot(self, source: str, kind: str, download: ListDownload, content: bytes, sha256: str) -> Snapshot:
+        observed_at = download.fetch.fetched_at
+        provenance = {**download.provenance, "sha256": sha256}
+        if download.format == "xlsx":
+            return snapshot_from_workbook(source, kind, observed_at, download.file_name, content, provenance,
+                                          self.settings.crawl.workbook_limits())
+        return html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
 
     def _page_verdict(self, db: StateDB, check: SourceCheck) -> tuple[dict, list[dict]]:
         source = check.source

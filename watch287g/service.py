@@ -4,7 +4,9 @@ An APScheduler 3 ``BlockingScheduler`` with three executors, each one job at
 a time:
 
 * ``checks`` (one thread): every source's check, and "check now" requests,
-  each as a child process (watch287g.check_runner) with a time limit. One
+  each as a child process forked from the check server that the service
+  starts with itself (watch287g.check_runner, watch287g.check_server), with
+  a time limit. One
   worker means two checks never overlap inside the service; the check lock
   that ``watch287g check`` takes keeps a hand-run check beside it from
   overlapping too (the later one exits 3, which the service logs as busy).
@@ -47,6 +49,7 @@ from filelock import Timeout
 
 from watch287g import health_watch
 from watch287g.check_runner import CRASHED, FAILED, OK, TIMEOUT, CheckOutcome, CheckRunner
+from watch287g.forkserver import ForkServerError
 from watch287g.core import __version__
 from watch287g.core.config import ConfigError
 from watch287g.core.errors import BusyError, UserError
@@ -106,6 +109,7 @@ class Service:
         frontends = Frontends(self.app, self.store, checker=self)
         try:
             self.store.check_usable()
+            self._start_check_server()
             self._install_signals()
             frontends.start()           # the web app and the Slack app, when configured
             self.scheduler.start()      # blocks until shutdown
@@ -119,6 +123,13 @@ class Service:
             raise StoreError(self.failure)
         log.info("service stopped")
         return 0
+
+    def _start_check_server(self) -> None:
+        try:
+            self.runner.start()
+        except ForkServerError as err:
+            # Each check tries again, and is recorded as failed while it cannot.
+            log.warning("%s; checks will retry", err)
 
     def _build_scheduler(self) -> BlockingScheduler:
         s = self.settings
@@ -180,13 +191,14 @@ class Service:
 
     def _finish_running_check(self) -> None:
         grace = self.settings.shutdown_grace_seconds
-        if self._checking.acquire(timeout=grace):
-            self.runner.interrupt()          # and start no other
-            self._checking.release()
-            return
-        log.warning("check of %s still running after %g s: killing it", self._current, grace)
-        self.runner.interrupt()
-        if self._checking.acquire(timeout=_RECORD_WAIT_SECONDS):
+        if not self._checking.acquire(timeout=grace):
+            log.warning("check of %s still running after %g s: killing it", self._current, grace)
+            self.runner.interrupt()
+            if not self._checking.acquire(timeout=_RECORD_WAIT_SECONDS):
+                return      # the check server stops the check when this process exits
+        try:
+            self.runner.close()              # start no other check, stop the check server
+        finally:
             self._checking.release()
 
     # --- jobs ---------------------------------------------------------------

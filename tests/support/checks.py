@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from watch287g.state.store import Store
 from watch287g.testing.fake_site import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,13 +63,10 @@ def run_check(config: Path, data_dir: Path, *args: str, timeout: float = 60) -> 
     return watch287g(config, data_dir, "check", "--json", "--no-notify", *args, timeout=timeout)
 
 
-def state(data_dir: Path) -> dict:
-    path = data_dir / "state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def table(data_dir: Path, name: str) -> list[dict]:
-    return list(state(data_dir).get(name, {}).values())
+    """Every document of a table (``events``, ``checks``...), as the store hands them out."""
+    store = Store(data_dir)
+    return [dict(doc) for doc in getattr(store.read(), name).all()] if store.exists() else []
 
 
 WORKBOOKS = ROOT / "tests" / "fixtures" / "workbooks"

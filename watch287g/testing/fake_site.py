@@ -9,6 +9,7 @@ everything unless a test routes it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,9 +135,16 @@ def _handler(server: LocalServer):
     return Handler
 
 
-def serve_ice_lists(server: LocalServer, participating: bytes, pending: bytes, delay: float = 0.0) -> None:
-    """ICE's page at /287g and its two workbooks, as the next check will find them."""
-    server.route("/287g", Reply(body=ICE_PAGE, headers={"Content-Type": "text/html"}))
-    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating, headers=XLSX, delay=delay))
-    server.route("/doclib/pendingAgencies.xlsx", Reply(body=pending, headers=XLSX))
+def serve_ice_lists(server: LocalServer, participating: bytes, pending: bytes, delay: float = 0.0,
+                    etags: bool = False) -> None:
+    """ICE's page at /287g and its two workbooks, as the next check will find
+    them; with ``etags``, each with an ETag (a check of the same bytes then
+    gets 304s)."""
+    def tag(body: bytes) -> str | None:
+        return f'"{hashlib.sha256(body).hexdigest()[:16]}"' if etags else None
+
+    server.route("/287g", Reply(body=ICE_PAGE, headers={"Content-Type": "text/html"}, etag=tag(ICE_PAGE)))
+    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating, headers=XLSX, delay=delay,
+                                                             etag=tag(participating)))
+    server.route("/doclib/pendingAgencies.xlsx", Reply(body=pending, headers=XLSX, etag=tag(pending)))
 

@@ -112,7 +112,7 @@ def metrics_text(db: StateDB | None, store: Store, service: ServiceSettings, now
     events = Counter(e["type"] for e in db.events.all())
     out.add("watch287g_events_total", "counter", "Events recorded, by type",
             [({"type": t}, n) for t, n in sorted(events.items())])
-    outbox = Counter(row["status"] for row in db.outbox.all())
+    outbox = db.outbox.totals()
     out.add("watch287g_deliveries", "gauge", "Delivery records in the outbox, by state",
             [({"state": s}, outbox.get(s, 0)) for s in OUTBOX_STATUSES])
     out.add("watch287g_outbox_oldest_unsent_age_seconds", "gauge",
@@ -125,8 +125,7 @@ def metrics_text(db: StateDB | None, store: Store, service: ServiceSettings, now
 
 
 def _oldest_unsent_age(db: StateDB, now: dt.datetime) -> int:
-    queued = [parse_iso(row["queued_at"]) for row in db.outbox.all()
-              if row["status"] in (PENDING, SENDING) and row["cadence"] == "instant"]
+    queued = [parse_iso(row["queued_at"]) for row in db.outbox.waiting(lambda row: row["cadence"] == "instant")]
     return round((now - min(queued)).total_seconds()) if queued else 0
 
 
