@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.support.atom import assert_valid_atom
-from tests.test_service import (  # noqa: F401 (server is a fixture)
+from tests.support.service import (  # noqa: F401 (server is a fixture)
     PARTICIPATING_0306,
     PARTICIPATING_0307,
     Service,
