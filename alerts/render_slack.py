@@ -79,19 +79,19 @@ def link(url: str, label: str) -> str:
     return f"<{url}|{escape(label)}>"
 
 
-def _mrkdwn(text: str) -> dict:
+def mrkdwn(text: str) -> dict:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _section(text: str) -> dict:
-    return {"type": "section", "text": _mrkdwn(fit(text, SECTION_TEXT))}
+def section_block(text: str) -> dict:
+    return {"type": "section", "text": mrkdwn(fit(text, SECTION_TEXT))}
 
 
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [_mrkdwn(fit(text, SECTION_TEXT))]}
+def context_block(text: str) -> dict:
+    return {"type": "context", "elements": [mrkdwn(fit(text, SECTION_TEXT))]}
 
 
-def _header(text: str) -> dict:
+def header_block(text: str) -> dict:
     return {"type": "header", "text": {"type": "plain_text", "text": shorten(text, HEADER_TEXT), "emoji": False}}
 
 
@@ -101,15 +101,15 @@ def _links(view: EventView) -> str:
 
 def card(view: EventView) -> list[dict]:
     """One event in full: headline, key fields, links, evidence."""
-    blocks = [_section(f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*")]
-    fields = [_mrkdwn(fit(f"*{escape(label)}*\n{escape(shorten(value, _PLAIN_FIELD))}", FIELD_TEXT))
+    blocks = [section_block(f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*")]
+    fields = [mrkdwn(fit(f"*{escape(label)}*\n{escape(shorten(value, _PLAIN_FIELD))}", FIELD_TEXT))
               for label, value in view.fields[:MAX_FIELDS]]
     if fields:
         blocks.append({"type": "section", "fields": fields})
     if view.links:
-        blocks.append(_section(_links(view)))
+        blocks.append(section_block(_links(view)))
     if view.evidence:
-        blocks.append(_context(f"Evidence: {escape(view.evidence)}"))
+        blocks.append(context_block(f"Evidence: {escape(view.evidence)}"))
     return blocks
 
 
@@ -130,7 +130,7 @@ def entry(view: EventView) -> dict:
         lines.append(detail)
     if view.evidence:
         lines.append(f"_Evidence: {escape(view.evidence)}_")
-    return _section("\n".join(lines))
+    return section_block("\n".join(lines))
 
 
 def _state_label(state: str | None) -> str:
@@ -188,7 +188,7 @@ def _summary_blocks(views: list[EventView], cadence: str, in_thread: bool) -> li
     kinds = "  ·  ".join(f"*{n}* {escape(t)}" for t, n in by_type.most_common())
     states = "  ·  ".join(f"{escape(s)} {n}" for s, n in sorted(by_state.items()))
     where = "Details in the thread ↓" if in_thread else "Details below ↓"
-    return [_header(title(len(views), cadence)), _section(f"{kinds}\n{states}"), _context(where)]
+    return [header_block(title(len(views), cadence)), section_block(f"{kinds}\n{states}"), context_block(where)]
 
 
 def _entry_groups(views: list[EventView], per_group: int) -> list[tuple[list[dict], list[int]]]:
@@ -199,7 +199,7 @@ def _entry_groups(views: list[EventView], per_group: int) -> list[tuple[list[dic
         blocks, shown_state = [], object()
         for view in run:
             if view.state != shown_state:
-                blocks.append(_section(f"*{escape(_state_label(view.state))}*"))
+                blocks.append(section_block(f"*{escape(_state_label(view.state))}*"))
                 shown_state = view.state
             blocks.append(entry(view))
         groups.append((blocks, [v.event_id for v in run]))
@@ -214,7 +214,7 @@ def _merge_sections(blocks: list[dict]) -> list[dict]:
         last = merged[-1] if merged else None
         if (last is not None and "text" in last and "text" in block and block["type"] == last["type"] == "section"
                 and len(last["text"]["text"]) + 2 + len(block["text"]["text"]) <= SECTION_TEXT):
-            merged[-1] = _section(f"{last['text']['text']}\n\n{block['text']['text']}")
+            merged[-1] = section_block(f"{last['text']['text']}\n\n{block['text']['text']}")
         else:
             merged.append(block)
     return merged
@@ -232,12 +232,12 @@ def _webhook_messages(summary: list[dict], text: str, groups: list[tuple[list[di
         if current.attachments and (used + len(_merge_sections(blocks)) > MAX_BLOCKS
                                     or chars + len(str(blocks)) > WEBHOOK_MESSAGE_CHARS):
             messages.append(current)
-            current = SlackMessage(text="", blocks=[_context("")], event_ids=[])  # label set below
+            current = SlackMessage(text="", blocks=[context_block("")], event_ids=[])  # label set below
         current.attachments.append({"color": "#1d4ed8", "blocks": _merge_sections(blocks)})
         current.event_ids.extend(ids)
     messages.append(current)
     for number, message in enumerate(messages[1:], start=2):
         label = escape(f"{heading} (continued, {number}/{len(messages)})")
         message.text = label
-        message.blocks[0] = _context(label)
+        message.blocks[0] = context_block(label)
     return messages

@@ -85,7 +85,7 @@ def is_blank(text: str) -> bool:
     return text.upper() in _BLANKS or _ERROR_VALUE.match(text) is not None
 
 
-def _closest(word: str, choices: list[str]) -> str | None:
+def closest_match(word: str, choices: list[str]) -> str | None:
     best = difflib.get_close_matches(word, choices, n=2, cutoff=_FUZZY_MIN_RATIO)
     if not best:
         return None
@@ -109,7 +109,7 @@ def state_code(raw: str) -> tuple[str | None, str | None]:
         return _STATE_BY_NAME[text], None
     if text in STATES:
         return text, None
-    guess = _closest(text, list(_STATE_BY_NAME))
+    guess = closest_match(text, list(_STATE_BY_NAME))
     if guess:
         return _STATE_BY_NAME[guess], f"state {clean_text(raw)!r} read as {STATES[_STATE_BY_NAME[guess]]}"
     return None, f"unknown state {clean_text(raw)!r}"
@@ -129,7 +129,7 @@ def model_name(raw: str) -> tuple[str | None, str | None]:
     if text in canonical:
         return canonical[text], None
     first = re.split(r"[^A-Z]+", text)[0]
-    model = _MODEL_BY_FIRST_WORD.get(first) or canonical.get(_closest(text, list(canonical)) or "")
+    model = _MODEL_BY_FIRST_WORD.get(first) or canonical.get(closest_match(text, list(canonical)) or "")
     if model:
         return model, f"model {clean_text(raw)!r} read as {model}"
     return None, f"unknown model {clean_text(raw)!r}"
@@ -145,7 +145,7 @@ def agency_type(raw: str) -> str | None:
         return canonical[text]
     if text in _AGENCY_TYPE_ALIASES:
         return _AGENCY_TYPE_ALIASES[text]
-    guess = _closest(text, list(canonical))
+    guess = closest_match(text, list(canonical))
     return canonical[guess] if guess else clean_text(raw)
 
 

@@ -209,6 +209,11 @@ class Checks(_Repository):
 
     name = "checks"
 
+    def latest(self, source: str) -> Doc | None:
+        """The source's newest check record, if any."""
+        mine = [doc for doc in self._docs.values() if doc["source"] == source]
+        return MappingProxyType(max(mine, key=lambda doc: doc["started_at"])) if mine else None
+
     def add(self, record: dict) -> None:
         self._insert([record])
         ids = [doc_id for doc_id, doc in self._docs.items() if doc["source"] == record["source"]]

@@ -23,15 +23,8 @@ KNOWN_RESPELLINGS = [
 
 
 @pytest.fixture(scope="module")
-def replay(shared_snapshots_module, tmp_path_factory):
-    from watch287g.cli import main
-
-    data_dir = tmp_path_factory.mktemp("replay-all")
-    config = data_dir / "empty.toml"
-    config.write_text("")
-    assert main(["--config", str(config), "--data-dir", str(data_dir), "-q", "replay",
-                 str(shared_snapshots_module / "manifest.csv")]) == 0
-    state = json.loads((data_dir / "state.json").read_text())
+def replay(replay_2025):
+    state = json.loads((replay_2025 / "state.json").read_text())
     events = sorted(state["events"].values(), key=lambda e: e["id"])
     return state, events
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from filelock import FileLock
@@ -15,10 +14,13 @@ from watch287g.core import events as ev
 from watch287g.state.store import Store
 
 from tests.support.service import (  # noqa: F401 - server, slack and smtp are fixtures
+    PARTICIPATING_0306,
+    PARTICIPATING_0307,
     Service,
     checks,
     db,
     mails_to,
+    serve_ice,
     server,
     slack,
     smtp,
@@ -26,22 +28,16 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
     write_config,
 )
 from watch287g.service_status import render_status_section, status_section
-from watch287g.testing.fake_site import LocalServer, Reply, serve_ice_lists
+from watch287g.testing.fake_site import Reply
 from watch287g.testing.fake_slack import FakeSlack
 
 # Every test here runs `watch287g run` in a child process against local servers.
 pytestmark = pytest.mark.e2e
 
-REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"
-PARTICIPATING_0306 = REPLAY / "participating" / "20250306T0900_participatingAgencies03062025am.xlsx"
-PARTICIPATING_0307 = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
-PENDING_0221 = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
 CHANNEL = "C0SERVICE1"
 FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 
 
-def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
-    serve_ice_lists(server, participating.read_bytes(), PENDING_0221.read_bytes(), delay)
 
 
 def slack_event_ids(slack: FakeSlack) -> list[int]:

@@ -3,7 +3,6 @@ unset secret; `run` and `serve` refuse to start without what they need."""
 
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watch287g.core.config import Config
@@ -40,6 +40,8 @@ class CheckOutcome:
     finished_at: str
     exit_code: int | None
     message: str = ""
+    events: list[dict] = field(default_factory=list)   # what the check recorded
+    reused: bool = False        # not checked again: the last check was recent (Service.check_now)
 
     def summary(self) -> dict:
         return {"source": self.source, "status": self.status, "started_at": self.started_at,
@@ -131,7 +133,9 @@ class CheckRunner:
             status = CRASHED
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code} without a result"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS])
+        events = [event for result in payload.get("sources", []) if isinstance(result, dict)
+                  for event in result.get("events", [])]
+        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS], events)
 
 
 def _last_json(out: bytes) -> dict:

@@ -27,11 +27,13 @@ def _command_modules():
         cmd_config,
         cmd_core,
         cmd_demo,
+        cmd_report,
         cmd_service,
+        cmd_slack,
         cmd_web,
     )
 
-    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_web, cmd_config, cmd_alerts]
+    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_web, cmd_config, cmd_alerts, cmd_slack, cmd_report]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

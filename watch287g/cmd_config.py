@@ -29,6 +29,8 @@ def _validators() -> list[tuple[str, object]]:
     from watch287g.alerts.subscriptions import config_subscriptions
     from watch287g.schedule import service_settings
     from watch287g.settings import CrawlSettings, load_sources
+    from watch287g.slackapp.settings import SlackAppSettings
+    from watch287g.site.settings import ReportSettings
     from watch287g.state.policy import Policy
     from watch287g.web.settings import WebSettings
 
@@ -41,7 +43,10 @@ def _validators() -> list[tuple[str, object]]:
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
         ("[web]", WebSettings.from_config),
+        ("[slack_app]", SlackAppSettings.from_config),
+        ("[report]", ReportSettings.from_config),
     ]
+
 
 
 def known_sections() -> set[str]:
@@ -49,7 +54,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions", "web"}
+                                                        "subscriptions", "web", "slack_app", "report"}
 
 
 def check_sections(config: Config) -> None:
@@ -89,7 +94,7 @@ def refuse_invalid_config(config: Config, data_dir: Path) -> bool:
 
 def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
     """Secrets that the configured destinations (the config's subscriptions,
-    the operator's, and those stored in the data dir) need."""
+    the operator's, and those stored in the data dir) and the Slack app need."""
     from watch287g.alerts.subscriptions import stored_subscriptions
     from watch287g.alerts.transports import missing_secrets
     from watch287g.settings import Settings
@@ -104,8 +109,9 @@ def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
                 destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
         except StoreError as err:
             return [str(err)]
+    app = settings.slack_app.missing_secrets(settings.alerts.slack.bot_token_env) if settings.slack_app else []
     return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] \
-        + _missing_web_secret(settings)
+        + app + _missing_web_secret(settings)
 
 
 def _missing_web_secret(settings) -> list[str]:

@@ -108,6 +108,7 @@ class Committer:
                 "notes": check.notes,
                 "fetched": [f.record() for f in check.fetched],
                 "verdicts": verdicts,
+                "event_ids": [event["id"] for event in events if "id" in event],   # none in a dry run
             }
             if not self.dry_run:
                 raised = health.record_check(db, record, check.source.failing_after)
@@ -129,7 +130,7 @@ class Committer:
             provenance = {**download.provenance, "sha256": sha256}
             if download.format == "xlsx":
                 snapshot = snapshot_from_workbook(source, kind, observed_at, download.file_name, content,
-                                                  provenance)
+                                                  provenance, self.settings.crawl.workbook_limits())
             else:
                 snapshot = html_table.snapshot_from_table(source, kind, observed_at, download.rows, provenance)
             result = self.commit_snapshot(db, snapshot)

@@ -95,13 +95,13 @@ def replay(committer: Committer, rows: list[ManifestRow], source: str = "ice",
            checkpoint_seconds: float = 5.0) -> Iterator[ReplayStep]:
     """Commit each manifest row in order, as a live check would (without
     deliveries); yields after each one."""
-    limit = committer.settings.crawl.max_workbook_bytes
+    limits = committer.settings.crawl.workbook_limits()
     with committer.store.write() as db:
         last_flush = time.monotonic()
         for index, row in enumerate(rows, start=1):
-            content = _read_file(row, limit)
+            content = _read_file(row, limits.max_file_bytes)
             snapshot = snapshot_from_workbook(source, row.kind, row.observed_at, row.path.name, content,
-                                              provenance={"replayed_from": str(row.path)})
+                                              provenance={"replayed_from": str(row.path)}, limits=limits)
             yield ReplayStep(index, len(rows), row, committer.commit_snapshot(db, snapshot))
             if time.monotonic() - last_flush >= checkpoint_seconds:
                 db.flush()

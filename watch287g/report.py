@@ -53,9 +53,14 @@ def parse_since(text: str) -> str:
 
 def select_events(db: StateDB, since: str | None = None, types: set[str] | None = None,
                   states: set[str] | None = None) -> list[dict]:
+    return filter_events(db.events.in_order(), since, types, states)
+
+
+def filter_events(events: Iterable[dict], since: str | None = None, types: set[str] | None = None,
+                  states: set[str] | None = None) -> list[dict]:
     since_moment = dt.datetime.fromisoformat(since) if since else None
     chosen = []
-    for event in db.events.in_order():
+    for event in events:
         if types and event["type"] not in types:
             continue
         if states and event.get("state") not in states:
@@ -66,7 +71,8 @@ def select_events(db: StateDB, since: str | None = None, types: set[str] | None 
     return chosen
 
 
-def _flat(event: dict) -> dict:
+def flat_event(event: dict) -> dict:
+    """An event as one row of the documented CSV_FIELDS."""
     # Health events name their source ("ice"); list events cite a file record.
     source = event.get("source") if isinstance(event.get("source"), dict) else {}
     row = event.get("row") or {}
@@ -87,11 +93,15 @@ def render_jsonl(events: list[dict]) -> str:
 
 
 def render_csv(events: list[dict]) -> str:
+    return rows_to_csv([flat_event(e) for e in events], CSV_FIELDS)
+
+
+def rows_to_csv(rows: Iterable[dict], fields: Iterable[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
-    for event in events:
-        writer.writerow({k: _csv_safe(v) for k, v in _flat(event).items()})
+    for row in rows:
+        writer.writerow({k: _csv_safe(v) for k, v in row.items()})
     return buffer.getvalue()
 
 

@@ -20,6 +20,11 @@ schedule that could disagree with the config after an edit.
 SIGTERM/SIGINT stop the scheduler, give a running check
 ``shutdown_grace_seconds`` to finish, then kill its process group; the exit
 code is 0. SIGUSR1 queues one check of every source on the checks worker.
+
+When the config asks for them the service also serves the web app ([web])
+and hosts the Slack app ([slack_app]) from start to shutdown
+(watch287g/frontends.py); ``/287g check`` asks
+for a check through ``check_now``, like SIGUSR1, and hears the result.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -39,16 +46,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from filelock import Timeout
 
 from watch287g import health_watch
-from watch287g.check_runner import CRASHED, TIMEOUT, CheckOutcome, CheckRunner
+from watch287g.check_runner import CRASHED, FAILED, OK, TIMEOUT, CheckOutcome, CheckRunner
 from watch287g.core import __version__
 from watch287g.core.config import ConfigError
 from watch287g.core.errors import BusyError, UserError
-from watch287g.core.timeutil import to_iso, utcnow
+from watch287g.core.timeutil import parse_iso, to_iso, utcnow
+from watch287g.frontends import Frontends
 from watch287g.heartbeat import read_heartbeat, service_lock, write_heartbeat
 from watch287g.schedule import ServiceSettings
 from watch287g.settings import Settings
+from watch287g.site.after_check import rebuild_report
 from watch287g.state.store import Store, StoreBusy, StoreError
-from watch287g.web.server import beside_service
 
 log = logging.getLogger("watch287g.service")
 
@@ -75,6 +83,10 @@ class Service:
         self.last_results: dict[str, dict] = {}
         self._current: str | None = None           # the source being checked now
         self._check_now_queued = threading.Event()
+        self._requests = threading.Lock()          # guards the three below
+        self._waiting: list[Callable[[list[CheckOutcome]], None]] = []
+        self._round_min_age: float | None = None    # None: an operator asked, check for real
+        self._round_asked_at = utcnow()
         self._checking = threading.Lock()          # held by the checks worker while a check runs
         self._beat_lock = threading.Lock()
         self._stopped = False                      # the final heartbeat is written
@@ -91,13 +103,16 @@ class Service:
             beat = read_heartbeat(self.store.data_dir) or {}
             raise BusyError(f"a watch287g service is already running on {self.store.data_dir} "
                             f"(pid {beat.get('pid', '?')})") from None
+        frontends = Frontends(self.app, self.store, checker=self)
         try:
             self.store.check_usable()
             self._install_signals()
-            with beside_service(self.app, self.store):   # the web app, when [web] listen and public_url are set
-                self.scheduler.start()      # blocks until shutdown
-                self._finish_running_check()
+            frontends.start()           # the web app and the Slack app, when configured
+            self.scheduler.start()      # blocks until shutdown
+            self._finish_running_check()
         finally:
+            self._answer_waiting([])    # requests queued behind the shutdown: nothing was checked
+            frontends.stop()
             self.beat("stopped" if self.failure is None else f"failed: {self.failure}", final=True)
             lock.release()
         if self.failure is not None:
@@ -176,25 +191,76 @@ class Service:
 
     # --- jobs ---------------------------------------------------------------
 
-    def check_now(self) -> None:
-        """Queue one check of every source on the checks worker (SIGUSR1).
-        A request while one is still queued joins it."""
-        if self.stopping.is_set() or self._check_now_queued.is_set():
-            return
-        self._check_now_queued.set()
+    def check_now(self, on_done: Callable[[list[CheckOutcome]], None] | None = None,
+                  min_age_seconds: float | None = None) -> str:
+        """Queue one check of every source on the checks worker.
+
+        The operator's request (SIGUSR1: ``min_age_seconds`` None) always
+        checks. A person's (``/287g check``) carries the politeness floor: a
+        source whose last check started less than ``min_age_seconds`` ago,
+        or ended after the request came (it was running), is not checked
+        again; that check's result stands. A request while one is queued
+        joins it (an operator's makes it a real check). ``on_done(outcomes)``
+        is called when the round ends; with no outcome if the service stops
+        first. Returns "queued", "behind" (queued behind the check running
+        now), "joined" (one was queued already) or "stopping"."""
+        with self._requests:
+            if self.stopping.is_set():
+                return "stopping"
+            if on_done is not None:
+                self._waiting.append(on_done)
+            if self._check_now_queued.is_set():
+                if min_age_seconds is None or self._round_min_age is None:
+                    self._round_min_age = None
+                else:
+                    self._round_min_age = min(self._round_min_age, min_age_seconds)
+                return "joined"
+            self._check_now_queued.set()
+            self._round_min_age, self._round_asked_at = min_age_seconds, utcnow()
         log.info("check of all sources requested")
         # No misfire limit: a request waiting behind a long check still runs.
+        # Two instances: the round running now and the one queued behind it
+        # (with one, a request made during a round would be skipped, unanswered).
         self.scheduler.add_job(self._check_all_job, id=CHECK_NOW_JOB, name="check all now", executor="checks",
-                               misfire_grace_time=None, replace_existing=True)
+                               misfire_grace_time=None, replace_existing=True, max_instances=2)
+        return "behind" if self._current else "queued"
 
     def _check_all_job(self) -> None:
-        self._check_now_queued.clear()
+        with self._requests:
+            self._check_now_queued.clear()
+            min_age, asked_at = self._round_min_age, self._round_asked_at
+            waiting, self._waiting = self._waiting, []
+        outcomes = []
         for name in self.settings.source_names():
-            self._check_job(name)
+            outcome = None if min_age is None else self._recent_check(name, min_age, asked_at)
+            outcome = outcome or self._check_job(name)
+            if outcome is not None:
+                outcomes.append(outcome)
+        self._answer(waiting, outcomes)
 
-    def _check_job(self, source: str) -> None:
+    def _recent_check(self, source: str, min_age: float, asked_at) -> CheckOutcome | None:
+        """The source's last check, when it answers a person's request."""
+        db = self.store.read()
+        last = db.checks.latest(source) if self.store.exists() else None
+        if last is None or (parse_iso(last["started_at"]) < utcnow() - timedelta(seconds=min_age)
+                            and parse_iso(last["finished_at"]) < asked_at):
+            return None
+        events = [dict(db.events.get(event_id)) for event_id in last.get("event_ids", ())]
+        return CheckOutcome(source, OK if last["ok"] else FAILED, last["started_at"], last["finished_at"], None,
+                            last["message"], events, reused=True)
+
+    def _answer_waiting(self, outcomes: list[CheckOutcome]) -> None:
+        with self._requests:
+            waiting, self._waiting = self._waiting, []
+        self._answer(waiting, outcomes)
+
+    def _answer(self, waiting: list[Callable[[list[CheckOutcome]], None]], outcomes: list[CheckOutcome]) -> None:
+        for on_done in waiting:
+            self._guard("answer a check request", on_done, outcomes)
+
+    def _check_job(self, source: str) -> CheckOutcome | None:
         if self.stopping.is_set():
-            return
+            return None
         with self._checking:
             self._current = source
             try:
@@ -204,10 +270,13 @@ class Service:
                 self.last_results[source] = outcome.summary()
                 if not self.stopping.is_set():
                     self._guard("health", self._after_check, outcome)
+                if outcome.status == "ok" and not self.stopping.is_set():
+                    self._guard("report", rebuild_report, self.app, self.store.data_dir)
             finally:
                 self._current = None
         self.beat()
         self._deliver_soon()
+        return outcome
 
     def _after_check(self, outcome: CheckOutcome) -> None:
         now = utcnow()

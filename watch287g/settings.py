@@ -25,6 +25,8 @@ from watch287g.core.config import Config, ConfigError, get, get_number, reject_u
 from watch287g.core.errors import UserError
 from watch287g.core.records import DEFAULT_FAILURES_BEFORE_ALERT, Source
 from watch287g.readers.xlsx import Limits
+from watch287g.site.settings import ReportSettings
+from watch287g.slackapp.settings import SlackAppSettings
 from watch287g.state.policy import Policy
 from watch287g.web.settings import WebSettings
 
@@ -34,8 +36,9 @@ KINDS = ("participating", "pending")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SOURCE_KEYS = {"name", "type", "url", "format", "kind", "selector", "enabled", "failing_after"}
 _CRAWL_KEYS = {"contact", "project_url", "download_delay", "timeout", "retries", "retry_backoff",
-               "retry_backoff_max", "max_page_mb", "max_workbook_mb", "lock_wait"}
+               "retry_backoff_max", "max_page_mb", "max_workbook_mb", "max_list_rows", "lock_wait"}
 _MB = 1024 * 1024
+_MAX_LIST_ROWS = 1_048_575  # a worksheet's rows, less the header
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class CrawlSettings:
     retry_backoff_max: float = 60.0
     max_page_mb: float = 5.0
     max_workbook_mb: float = Limits().max_file_bytes / _MB
+    max_list_rows: int = Limits().max_rows
     lock_wait: float = 5.0
 
     @classmethod
@@ -69,12 +73,17 @@ class CrawlSettings:
             retry_backoff_max=float(get_number(table, "retry_backoff_max", d.retry_backoff_max, where, 0, 3600)),
             max_page_mb=float(get_number(table, "max_page_mb", d.max_page_mb, where, 0.01, 1024)),
             max_workbook_mb=float(get_number(table, "max_workbook_mb", d.max_workbook_mb, where, 0.01, 1024)),
+            max_list_rows=int(get_number(table, "max_list_rows", d.max_list_rows, where, 1, _MAX_LIST_ROWS)),
             lock_wait=float(get_number(table, "lock_wait", d.lock_wait, where, 0, 3600)),
         )
 
     @property
     def max_workbook_bytes(self) -> int:
         return int(self.max_workbook_mb * _MB)
+
+    def workbook_limits(self) -> Limits:
+        """The workbook reader's bounds, for live checks and replays alike."""
+        return Limits(max_file_bytes=self.max_workbook_bytes, max_rows=self.max_list_rows)
 
     def user_agent(self) -> str:
         from watch287g.spiders.settings import PROJECT_URL
@@ -164,6 +173,15 @@ class Settings:
     @cached_property
     def web(self) -> WebSettings:
         return WebSettings.from_config(self.config)
+
+    @cached_property
+    def slack_app(self) -> SlackAppSettings | None:
+        """[slack_app]; None when the Slack app is not configured."""
+        return SlackAppSettings.from_config(self.config)
+
+    @cached_property
+    def report(self) -> ReportSettings:
+        return ReportSettings.from_config(self.config)
 
     @cached_property
     def subscriptions(self) -> tuple[Subscription, ...]:

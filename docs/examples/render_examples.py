@@ -100,33 +100,39 @@ def blocks_to_html(blocks: list[dict]) -> str:
     return "".join(parts)
 
 
-def slack_mock(single: dict, summary: dict, reply: dict, replies: int) -> str:
-    def post(body: str, extra: str = "") -> str:
-        return (f'<div class="msg"><div class="avatar">287</div><div><div class="who">watch287g '
-                f'<span class="app">APP</span> <span class="time">2:10 PM</span></div>{body}{extra}</div></div>')
+# How Slack draws a message and its blocks (shared with render_slack_app.py).
+MESSAGE_CSS = """body { font: 15px/1.46 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1c1d;
+       margin: 0; background: #f4f4f4; }
+.msg { display: flex; gap: 8px; margin: 10px 0 18px; }
+.avatar { flex: none; width: 36px; height: 36px; border-radius: 6px; background: #1d4ed8; color: #fff;
+           font-weight: 700; font-size: 12px; display: flex; align-items: center; justify-content: center; }
+.who { font-weight: 700; } .app { font-size: 10px; background: #eee; color: #666; padding: 1px 3px; }
+.time { font-weight: 400; color: #777; font-size: 12px; }
+.header { font-size: 18px; font-weight: 800; margin: 4px 0; }
+.section { margin: 4px 0; } .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; margin: 6px 0; }
+.context { font-size: 12px; color: #616061; margin: 4px 0; }
+a { color: #1264a3; text-decoration: none; } hr { border: 0; border-top: 1px solid #ddd; }
+.label { color: #777; font-size: 12px; text-transform: uppercase; letter-spacing: .05em; margin: 14px 0 4px; }
+"""
 
+
+def post(body: str, time: str = "2:10 PM", extra: str = "") -> str:
+    """One message from the app, as Slack lays it out."""
+    return (f'<div class="msg"><div class="avatar">287</div><div><div class="who">watch287g '
+            f'<span class="app">APP</span> <span class="time">{time}</span></div>{body}{extra}</div></div>')
+
+
+def slack_mock(single: dict, summary: dict, reply: dict, replies: int) -> str:
     thread = f'<div class="replies">{replies} replies · View thread</div>'
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><style>
-body {{ font: 15px/1.46 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1c1d; margin: 0;
-       background: #f4f4f4; }}
 .phone {{ width: 400px; margin: 16px auto; background: #fff; border-radius: 18px; padding: 12px 14px;
           box-shadow: 0 2px 12px rgba(0,0,0,.15); }}
 .channel {{ font-weight: 700; border-bottom: 1px solid #ddd; padding-bottom: 8px; margin-bottom: 8px; }}
-.msg {{ display: flex; gap: 8px; margin: 10px 0 18px; }}
-.avatar {{ flex: none; width: 36px; height: 36px; border-radius: 6px; background: #1d4ed8; color: #fff;
-           font-weight: 700; font-size: 12px; display: flex; align-items: center; justify-content: center; }}
-.who {{ font-weight: 700; }} .app {{ font-size: 10px; background: #eee; color: #666; padding: 1px 3px; }}
-.time {{ font-weight: 400; color: #777; font-size: 12px; }}
-.header {{ font-size: 18px; font-weight: 800; margin: 4px 0; }}
-.section {{ margin: 4px 0; }} .fields {{ display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; margin: 6px 0; }}
-.context {{ font-size: 12px; color: #616061; margin: 4px 0; }}
-a {{ color: #1264a3; text-decoration: none; }} hr {{ border: 0; border-top: 1px solid #ddd; }}
-.replies {{ color: #1264a3; font-weight: 700; font-size: 13px; margin-top: 4px; }}
+{MESSAGE_CSS}.replies {{ color: #1264a3; font-weight: 700; font-size: 13px; margin-top: 4px; }}
 .thread {{ border-left: 3px solid #ddd; padding-left: 10px; margin-left: 44px; }}
-.label {{ color: #777; font-size: 12px; text-transform: uppercase; letter-spacing: .05em; margin: 14px 0 4px; }}
 </style></head><body><div class="phone"><div class="channel"># fl-287g-alerts</div>
 <div class="label">One alert</div>{post(blocks_to_html(single["blocks"]))}
-<div class="label">A burst of 64: one post, details in its thread</div>{post(blocks_to_html(summary["blocks"]), thread)}
+<div class="label">A burst of 64: one post, details in its thread</div>{post(blocks_to_html(summary["blocks"]), extra=thread)}
 <div class="thread">{post(blocks_to_html(reply["blocks"][:4]))}</div>
 </div></body></html>"""
 

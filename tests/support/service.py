@@ -1,6 +1,7 @@
 """`watch287g run` as a child process, and what its tests share: a config
-for the local copy of ICE's page (watch287g.testing.fake_site), waiting
-for the service, and the loopback stand-ins as fixtures."""
+for the local copy of ICE's page (watch287g.testing.fake_site) with real
+2025 workbooks, waiting for the service, and the loopback stand-ins as
+fixtures. Shared by the service, web and Slack app tests."""
 
 from __future__ import annotations
 
@@ -15,11 +16,23 @@ from pathlib import Path
 import pytest
 
 from watch287g.state.store import Store
-from watch287g.testing.fake_site import LocalServer
+from watch287g.testing.fake_site import LocalServer, serve_ice_lists
 from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
 from watch287g.testing.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+
+REPLAY = ROOT / "tests" / "fixtures" / "replay"
+PARTICIPATING_0306 = REPLAY / "participating" / "20250306T0900_participatingAgencies03062025am.xlsx"
+PARTICIPATING_0307 = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
+PENDING_0221 = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
+
+
+def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
+    """ICE's page with this participating list and February's pending one."""
+    serve_ice_lists(server, participating.read_bytes(), PENDING_0221.read_bytes(), delay)
 
 
 def wait_for(predicate, timeout: float, what: str, service: "Service | None" = None):
@@ -38,10 +51,11 @@ class Service:
     """`watch287g run` (or another long-running command, such as `serve`)
     as a child process, its log in a file."""
 
-    def __init__(self, config: Path, data_dir: Path, *extra: str, command: str = "run") -> None:
+    def __init__(self, config: Path, data_dir: Path, *extra: str, command: str = "run",
+                 env: dict[str, str] | None = None) -> None:
         self.config, self.data_dir, self.command = config, data_dir, command
         self.log_path = data_dir.parent / f"{command}-{time.monotonic_ns()}.log"
-        env = {**os.environ, "SLACK_BOT_TOKEN": VALID_TOKEN}
+        env = {**os.environ, "SLACK_BOT_TOKEN": VALID_TOKEN, **(env or {})}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(self.cli_args("-v", command, *extra), cwd=ROOT, env=env,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)

@@ -1,8 +1,14 @@
-"""A small Slack Web API on 127.0.0.1 for driving the real slack-sdk clients.
+"""A small Slack Web API on 127.0.0.1 for driving the real slack-sdk clients
+and the real Bolt app.
 
-Implements chat.postMessage, conversations.history, conversations.replies,
-auth.test and incoming webhooks (POST /hooks/...). It keeps every message per
-channel, with its metadata and thread, and can be told to answer the next N
+Implements chat.postMessage, chat.postEphemeral, conversations.history,
+conversations.replies, conversations.info, users.conversations,
+usergroups.users.list, views.publish, views.open, auth.test,
+apps.connections.open (with the app-level token; it hands out
+``socket_mode_url``), incoming webhooks (POST /hooks/...) and slash-command
+response URLs (POST /respond/...). It keeps every message per channel, with
+its metadata and thread; channels exist once ``add_channel`` made them, with
+their members and whether the bot is one. It can be told to answer the next N
 calls with 429 (Retry-After) or 500 without acting on them, to stop
 answering (port closed), or to post the next N messages and then fail
 (answer too late, drop the connection, answer 500): the answer is lost but
@@ -18,6 +24,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VALID_TOKEN = "xoxb-test-token"
+VALID_APP_TOKEN = "xapp-test-token"
+BOT_USER = "UBOT0001"
+_APP_TOKEN_METHODS = {"apps.connections.open"}
 # How a post-then-fail loses its answer (see FakeSlack.post_then_fail).
 LATE, DROP, SERVER_ERROR = "late", "drop", "500"
 LATE_ANSWER_SECONDS = 5.0     # longer than any test's client timeout
@@ -30,6 +39,13 @@ class FakeSlack:
         self.requests: list[dict] = []             # {"method", "path", "body"}
         self.messages: dict[str, list[dict]] = {}  # channel -> messages in posting order
         self.webhook_posts: dict[str, list[dict]] = {}  # hook path -> payloads
+        self.responses: dict[str, list[dict]] = {}  # response_url name -> payloads posted to it
+        self.ephemeral: list[dict] = []            # chat.postEphemeral calls
+        self.home_views: dict[str, list[dict]] = {}  # user -> views published, in order
+        self.opened_views: list[dict] = []         # views.open calls
+        self.channels: dict[str, dict] = {}        # channel -> {"members": set, "bot_member": bool}
+        self.usergroups: dict[str, list[str]] = {}  # group id -> user ids
+        self.socket_mode_url: str | None = None    # what apps.connections.open hands out
         # (status, Retry-After, API method or None for any call): refusals of the next calls
         self._failures: list[tuple[int, str | None, str | None]] = []
         self._lost_answers: list[str] = []   # for the next posts: how each loses its answer
@@ -50,6 +66,17 @@ class FakeSlack:
 
     def webhook_url(self, name: str = "T000/B000/XXXX") -> str:
         return f"http://127.0.0.1:{self.port}/hooks/{name}"
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    def add_channel(self, channel: str, members=(), bot_member: bool = True) -> None:
+        with self.lock:
+            self.channels[channel] = {"members": set(members), "bot_member": bot_member}
+
+    def responded(self, name: str) -> list[dict]:
+        with self.lock:
+            return list(self.responses.get(name, []))
 
     def fail_next(self, count: int, status: int = 429, retry_after: str | None = "0",
                   method: str | None = None) -> None:
@@ -112,6 +139,9 @@ class FakeSlack:
         if path.startswith("/hooks/"):
             self.webhook_posts.setdefault(path, []).append(json.loads(body or b"{}"))
             return 200, {"Content-Type": "text/plain"}, b"ok"
+        if path.startswith("/respond/"):
+            self.responses.setdefault(path[len("/respond/"):], []).append(json.loads(body or b"{}"))
+            return 200, {"Content-Type": "text/plain"}, b"ok"
         if not path.startswith("/api/"):
             return 404, {}, b"not found"
         params = dict(query)
@@ -120,17 +150,68 @@ class FakeSlack:
                 params.update(json.loads(body))
             except ValueError:
                 params.update({k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()})
-        if auth != f"Bearer {VALID_TOKEN}":
-            return _json({"ok": False, "error": "invalid_auth"})
         method_name = path[len("/api/"):]
+        token = VALID_APP_TOKEN if method_name in _APP_TOKEN_METHODS else VALID_TOKEN
+        if auth != f"Bearer {token}":
+            return _json({"ok": False, "error": "invalid_auth"})
         handler = {"chat.postMessage": self._post, "conversations.history": self._history,
-                   "conversations.replies": self._replies, "auth.test": self._auth_test}.get(method_name)
+                   "conversations.replies": self._replies, "auth.test": self._auth_test,
+                   "chat.postEphemeral": self._post_ephemeral, "conversations.info": self._channel_info,
+                   "users.conversations": self._user_channels, "usergroups.users.list": self._group_users,
+                   "views.publish": self._publish, "views.open": self._open_view,
+                   "apps.connections.open": self._connections_open}.get(method_name)
         if handler is None:
             return _json({"ok": False, "error": "unknown_method"})
         return _json(handler(params))
 
     def _auth_test(self, params: dict) -> dict:
-        return {"ok": True, "team": "Test", "user": "watch287g", "bot_id": "B1"}
+        return {"ok": True, "team": "Test", "team_id": "T1", "user": "watch287g", "user_id": BOT_USER,
+                "bot_id": "B1"}
+
+    def _channel_info(self, params: dict) -> dict:
+        channel = self.channels.get(params.get("channel"))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": {"id": params["channel"], "is_channel": True,
+                                        "is_member": channel["bot_member"]}}
+
+    def _user_channels(self, params: dict) -> dict:
+        user = params.get("user")
+        found = [{"id": cid} for cid, channel in sorted(self.channels.items()) if user in channel["members"]]
+        return {"ok": True, "channels": found, "response_metadata": {"next_cursor": ""}}
+
+    def _group_users(self, params: dict) -> dict:
+        group = params.get("usergroup")
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
+    def _post_ephemeral(self, params: dict) -> dict:
+        if params.get("channel") not in self.channels or not params.get("user"):
+            return {"ok": False, "error": "channel_not_found"}
+        self.ephemeral.append({**params, "blocks": _decoded(params.get("blocks"))})
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _publish(self, params: dict) -> dict:
+        view = _decoded(params.get("view"))
+        if not params.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        self.home_views.setdefault(params["user_id"], []).append(view)
+        return {"ok": True, "view": view}
+
+    def _open_view(self, params: dict) -> dict:
+        view = _decoded(params.get("view"))
+        if not params.get("trigger_id") or not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        self.opened_views.append(view)
+        return {"ok": True, "view": {**view, "id": f"V{len(self.opened_views)}"}}
+
+    def _connections_open(self, params: dict) -> dict:
+        if not self.socket_mode_url:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _post(self, params: dict) -> dict:
         channel = params.get("channel")
@@ -138,14 +219,10 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
-        blocks = params.get("blocks")
-        if isinstance(blocks, str):
-            blocks = json.loads(blocks)
+        blocks = _decoded(params.get("blocks"))
         if blocks and len(blocks) > 50:
             return {"ok": False, "error": "invalid_blocks"}
-        metadata = params.get("metadata")
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata)
+        metadata = _decoded(params.get("metadata"))
         ts = self._next_ts()
         message = {"type": "message", "ts": ts, "text": params.get("text"), "blocks": blocks or [],
                    "metadata": metadata}
@@ -182,6 +259,11 @@ class FakeSlack:
             return {"ok": False, "error": "thread_not_found"}
         thread = parent + self.replies(channel, ts)
         return {"ok": True, "messages": [self._visible(m, params) for m in thread], "has_more": False}
+
+
+def _decoded(value):
+    """A JSON argument slack-sdk may send as a string (form-encoded calls)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _truthy(value) -> bool:

@@ -4,25 +4,20 @@ runs the same on every platform.
 
 ``watch287g serve`` runs it in the foreground (``serve``); ``watch287g run``
 runs it on a thread beside the scheduler for the life of the service
-(``beside_service``). Either way it binds before anything else starts, so a
+(watch287g/frontends.py). Either way it binds before anything else starts, so a
 port in use is a one-line error at start, not a surprise later.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
-from typing import Iterator, Sequence
 
 from waitress import wasyncore
 from waitress.server import create_server
 
 from watch287g.core.errors import UserError
-from watch287g.settings import Settings
-from watch287g.state.store import Store
-from watch287g.web.app import Mount, create_app
 from watch287g.web.settings import is_loopback
 
 log = logging.getLogger("watch287g.web")
@@ -70,22 +65,6 @@ class WebServer:
         if self._thread is not None:
             self._thread.join(STOP_WAIT_SECONDS)
         log.info("web app stopped")
-
-
-@contextlib.contextmanager
-def beside_service(settings: Settings, store: Store, extra_mounts: Sequence[Mount] = ()) -> Iterator[None]:
-    """For ``watch287g run``: serve the app while the block runs, when
-    [web] listen and public_url are both set; otherwise do nothing."""
-    web = settings.web
-    if not web.served_by_run:
-        yield
-        return
-    server = WebServer(create_app(settings, store, extra_mounts), web.address, web.threads, web.url_prefix)
-    server.start()
-    try:
-        yield
-    finally:
-        server.stop()
 
 
 def serve(app, listen: tuple[str, int], threads: int = 4, url_prefix: str = "") -> int:
