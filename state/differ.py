@@ -21,6 +21,7 @@ listing: it is merged into the other record, not reported terminated.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ WITHDRAWN, SIGNED = "withdrawn", "signed"
 # Fields compared for corrections; a blank new value never erases a known one
 # (ICE blanks cells by mistake far more often than it removes information).
 COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url", "addendum_url")
+# Everything a row sets on its record, compared at C speed: most rows of most
+# lists say exactly what their record holds.
+_ROW_FIELDS = (*COMPARED_FIELDS, "agency_key", "signed")
+_row_values = operator.attrgetter(*_ROW_FIELDS)
 
 
 @dataclass
@@ -58,33 +63,68 @@ def _days_between(earlier: str, later: str) -> float:
     return (dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(earlier)).total_seconds() / 86400
 
 
-def _group_rows(roster: Roster, stats: Counter) -> dict[tuple, list[Row]]:
-    """Rows by (state, agency, model). ICE sometimes lists one agreement twice
-    (St. Cloud PD with two dates): one agreement, several rows."""
-    groups: dict[tuple, list[Row]] = {}
+@dataclass
+class _Groups:
+    """The list's rows by (state, agency, model). ICE sometimes lists one
+    agreement twice (St. Cloud PD with two dates): one agreement, several
+    rows. Only repeated keys get a list, so a 100,000-row list makes no
+    100,000 small lists."""
+
+    first: dict[str, Row] = field(default_factory=dict)
+    repeats: dict[str, list[Row]] = field(default_factory=dict)
+
+    def pick(self, key: str, record: dict) -> Row:
+        """Of a duplicated agreement's rows, the one that agrees with what we know."""
+        row = self.first[key]
+        if key in self.repeats and row.signed != record.get("signed"):
+            return next((r for r in self.repeats[key] if r.signed == record.get("signed")), row)
+        return row
+
+
+def _group_rows(roster: Roster, stats: Counter) -> _Groups:
+    groups = _Groups()
     for row in roster.rows:
-        groups.setdefault(row.key, []).append(row)
-    stats["duplicate_rows"] += sum(len(g) - 1 for g in groups.values())
+        key = _agreement_key(row.state, row.agency_key, row.model)
+        if key not in groups.first:
+            groups.first[key] = row
+        else:
+            groups.repeats.setdefault(key, [groups.first[key]]).append(row)
+            stats["duplicate_rows"] += 1
     return groups
 
 
-def _pick(rows: list[Row], record: dict) -> Row:
-    """Of a duplicated agreement's rows, the one that agrees with what we know."""
-    for row in rows:
-        if row.signed == record.get("signed"):
-            return row
-    return rows[0]
+@dataclass
+class _Pairs:
+    """Records and the rows that list them, as parallel lists (no tuple per row)."""
+
+    records: list[dict] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    how: list[str] = field(default_factory=list)    # "exact" or "evidence"
+
+    def add(self, record: dict, row: Row, how: str) -> None:
+        self.records.append(record)
+        self.rows.append(row)
+        self.how.append(how)
+
+    def __iter__(self) -> Iterator[tuple[dict, Row, str]]:
+        return zip(self.records, self.rows, self.how)
 
 
-def _record_key(record: dict) -> tuple:
-    return (record["state"], record["agency_key"], record["model"])
+def _agreement_key(state: str | None, agency_key: str, model: str | None) -> str:
+    """(state, agency, model) as one string: strings are not tracked by the
+    cyclic collector, so a 100,000-row list adds no 200,000 tuples for it to
+    traverse. Agency keys hold only letters, digits and spaces."""
+    return f"{state}|{agency_key}|{model}"
 
 
-def _keys_of(record: dict) -> list[tuple]:
-    """The record's current key and the keys of its earlier spellings, so a
-    name that flips back (GREEN FORKS, GREENS FORK) matches exactly."""
-    return [_record_key(record)] + [
-        (record["state"], alias, record["model"]) for alias in record.get("aliases", ())]
+def _index_keys(index: dict[str, dict], record: dict) -> None:
+    """Index the record by its current key and the keys of its earlier
+    spellings, so a name that flips back (GREEN FORKS, GREENS FORK) matches
+    exactly. A key already taken stays with its first record."""
+    state, model = record["state"], record["model"]
+    index.setdefault(_agreement_key(state, record["agency_key"], model), record)
+    for alias in record.get("aliases") or ():
+        index.setdefault(_agreement_key(state, alias, model), record)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -117,25 +157,47 @@ def _new_record(row: Row, snap: ListSnapshot, taken: set[str]) -> dict:
     return record
 
 
+def _same_values(record: dict, row: Row) -> bool:
+    return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
+
+
 def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
+    _copy_values(record, row)
+    _mark_seen(record, row, snap)
+
+
+def _copy_values(record: dict, row: Row) -> None:
     if record.get("agency_key") and record["agency_key"] != row.agency_key \
             and record["agency_key"] not in record["aliases"]:
         record["aliases"].append(record["agency_key"])
-    record.update(state=row.state, agency=row.agency, agency_key=row.agency_key, model=row.model)
+    record["state"], record["agency"] = row.state, row.agency
+    record["agency_key"], record["model"] = row.agency_key, row.model
     for name in ("county", "agency_type", "moa_url", "addendum_url", "signed"):
         value = getattr(row, name)
         if value is not None or name not in record:
             record[name] = value
+
+
+def _mark_seen(record: dict, row: Row, snap: ListSnapshot) -> None:
+    """The record cites the list and line that listed it last."""
     record["last_seen"] = snap.observed_at
     record["last_listed"] = {**snap.evidence, "line": row.line}
-    record["row"] = row.evidence()
+    stored = record.get("row")
+    if stored and stored["values"] == row.raw:
+        # The row moved but says the same: share the stored values, do not copy
+        # them (100,000 rows are 100,000 dicts fewer for the collector).
+        record["row"] = {"line": row.line, "values": stored["values"]}
+    else:
+        record["row"] = row.evidence()
 
 
 def _changes(record: dict, row: Row) -> dict:
+    if _same_values(record, row):
+        return {}
     changes = {}
     for name in COMPARED_FIELDS:
         old, new = record.get(name), getattr(row, name)
-        if new is None:
+        if new is None or new == old:
             continue
         if isinstance(old, str) and isinstance(new, str) and old.casefold() == new.casefold():
             continue  # ICE switching between ALL CAPS and Title Case is not news
@@ -166,6 +228,11 @@ def _confirmed_gone(gone: list[dict], settled: str, snap: ListSnapshot, debounce
             yield record
 
 
+def _relist(record: dict) -> None:
+    if record["status"] != LISTED:
+        record.update(status=LISTED, missing_since=None, missing_count=0)
+
+
 def _mark_missing(record: dict, snap: ListSnapshot) -> None:
     if record["status"] == LISTED:
         record.update(status=MISSING, missing_since=snap.observed_at, missing_count=1)
@@ -173,42 +240,76 @@ def _mark_missing(record: dict, snap: ListSnapshot) -> None:
         record["missing_count"] += 1
 
 
-def _match(live: list[dict], groups: dict[tuple, list[Row]]) -> tuple[list[tuple[dict, Row, str]], list[dict], list[Row]]:
+def _match(live: list[dict], groups: _Groups, settled: str) -> tuple[_Pairs, list[dict], list[Row]]:
     """Pair stored records with rows: exact keys (and earlier spellings) first,
-    then identity evidence for what is left on both sides."""
-    index: dict[tuple, dict] = {}
-    for record in live:
-        for key in _keys_of(record):
-            index.setdefault(key, record)
-    pairs, used, leftover_rows = [], set(), []
-    for key, rows in groups.items():
+    then identity evidence for what is left on both sides. Records in the
+    ``settled`` status (a signed application, a merged duplicate) pair by
+    exact evidence only, so history never feeds the fuzzy pairing."""
+    index: dict[str, dict] = {}
+    settled_records = []
+    for record in live:  # a record still in play claims its keys first
+        if record["status"] == settled:
+            settled_records.append(record)
+        else:
+            _index_keys(index, record)
+    for record in settled_records:
+        _index_keys(index, record)
+    pairs, used, leftover_rows = _Pairs(), set(), []
+    for key, row in groups.first.items():
         record = index.get(key)
         if record is not None and id(record) not in used:
             used.add(id(record))
-            pairs.append((record, _pick(rows, record), "exact"))
+            pairs.add(record, groups.pick(key, record), "exact")
         else:
-            leftover_rows.append(rows[0])
-    leftover_records = [r for r in live if id(r) not in used]
-    fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows)
-    paired_rows = set()
+            leftover_rows.append(row)
+    # A settled record can only pair by exact evidence: look at it only when a
+    # leftover row carries its agency key or MOA address.
+    unmatched = [r for r in live if id(r) not in used]
+    row_names = {row.agency_key for row in leftover_rows}
+    row_documents = {row.moa_url for row in leftover_rows if row.moa_url}
+    leftover_records = [r for r in unmatched if r["status"] != settled
+                        or r["agency_key"] in row_names or r.get("moa_url") in row_documents]
+    fuzzy = identity.pair_up([identity.view(r) for r in leftover_records], leftover_rows,
+                             settled=frozenset(i for i, r in enumerate(leftover_records) if r["status"] == settled))
     for i, j, _points in fuzzy:
-        pairs.append((leftover_records[i], leftover_rows[j], "evidence"))
+        pairs.add(leftover_records[i], leftover_rows[j], "evidence")
         used.add(id(leftover_records[i]))
-        paired_rows.add(j)
-    return (pairs, [r for r in live if id(r) not in used],
+    paired_rows = {j for _i, j, _points in fuzzy}
+    return (pairs, [r for r in unmatched if id(r) not in used],
             [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
 
 
+class _NameLookup:
+    """Records of the other side (listed agreements, open applications) by
+    state and model, to find the one a record names: same state and model
+    and a near name. Grouped on the first lookup: most lists need none."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self.records = records
+        self._by_where: dict[tuple, list[dict]] | None = None
+
+    def named_like(self, record: dict | Row, min_name_points: int) -> list[dict]:
+        """Same state and model, name at least this near; in list order."""
+        if self._by_where is None:
+            self._by_where = {}
+            for other in self.records:
+                self._by_where.setdefault((other["state"], other["model"]), []).append(other)
+        probe = identity.view(record) if isinstance(record, dict) else record
+        return [other for other in self._by_where.get((probe.state, probe.model), ())
+                if other is not record
+                and identity.name_at_least(other["agency_key"], probe.agency_key, min_name_points)]
+
+
 def _start(records: list[dict], roster: Roster, snap: ListSnapshot,
-           baseline: bool) -> tuple[Outcome, dict[tuple, list[Row]], set[str]]:
+           baseline: bool) -> tuple[Outcome, _Groups, set[str]]:
     """Group the list's rows; on a baseline, every row becomes a record
     silently (the first good list of a kind sets state, it reports nothing)."""
     out = Outcome()
     groups = _group_rows(roster, out.stats)
     taken = {r["uid"] for r in records}
     if baseline:
-        for rows in groups.values():
-            out.new_records.append(_new_record(rows[0], snap, taken))
+        for row in groups.first.values():
+            out.new_records.append(_new_record(row, snap, taken))
     return out, groups, taken
 
 
@@ -219,14 +320,15 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     if baseline:
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, MERGED)]
-    pairs, gone, new_rows = _match(live, groups)
+    pairs, gone, new_rows = _match(live, groups, MERGED)
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
-    listed = [record for record, _row, _how in pairs]
+    listed = pairs.records
     new_rows = _reinstate(records, new_rows, snap, out)
+    applications = _NameLookup([r for r in pending if r["status"] in (LISTED, MISSING)])
     for row in new_rows:
         record = _new_record(row, snap, taken)
-        pending_record = _pending_match(pending, row)
+        pending_record = _pending_match(applications, row)
         extra = {"from_pending": pending_record is not None}
         if pending_record is not None:
             pending_record.update(status=SIGNED, agreement_uid=record["uid"])
@@ -236,8 +338,9 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
         out.new_records.append(record)
         out.events.append(_event(ev.SIGNED, record, snap, row, **extra))
         out.stats["signed"] += 1
+    twins = _NameLookup(listed)
     for record in _confirmed_gone(gone, MERGED, snap, policy.debounce):
-        twin = _listed_twin(record, listed)
+        twin = _listed_twin(record, twins)
         if twin is not None:
             record.update(status=MERGED, merged_into=twin["uid"])
             twin["aliases"] = sorted({*twin["aliases"], record["agency_key"], *record["aliases"]}
@@ -253,21 +356,22 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     return out
 
 
-def _listed_twin(record: dict, listed: list[dict]) -> dict | None:
+def _listed_twin(record: dict, listed: _NameLookup) -> dict | None:
     """A listed record that the identity evidence says is this same agreement:
     same state and model, a near name, and enough other evidence to pair."""
-    candidates = [r for r in listed if r is not record and r["state"] == record["state"]
-                  and r["model"] == record["model"]
-                  and identity.name_points(record["agency_key"], r["agency_key"]) >= 1]
+    candidates = listed.named_like(record, identity.LOOSELY_NEAR)
     pairs = identity.pair_up([identity.view(record)], [identity.view(r) for r in candidates])
     return candidates[pairs[0][1]] if pairs else None
 
 
 def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy: Policy, out: Outcome) -> None:
+    if record["status"] == LISTED and _same_values(record, row):
+        _mark_seen(record, row, snap)  # most rows of most lists: listed again, unchanged
+        return
     if record["status"] == MERGED:
         # ICE lists the duplicate again: the agreement itself has not changed.
         out.stats["merged_listing_back"] += 1
-        record.update(status=LISTED, missing_since=None, missing_count=0)
+        _relist(record)
         _apply_row(record, row, snap)
         return
     if record["status"] == MISSING:
@@ -282,7 +386,7 @@ def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy:
             renewal = {"old": old_signed, "new": new_signed}
         else:
             changes["signed"] = {"old": old_signed, "new": new_signed}
-    record.update(status=LISTED, missing_since=None, missing_count=0)
+    _relist(record)
     _apply_row(record, row, snap)
     if renewal:
         out.events.append(_event(ev.RENEWED, record, snap, row, previous_signed=renewal["old"],
@@ -319,16 +423,13 @@ def _reinstate(records: list[dict], rows: list[Row], snap: ListSnapshot, out: Ou
     return [row for j, row in enumerate(rows) if j not in back]
 
 
-def _pending_match(pending: list[dict], row: Row) -> dict | None:
-    """The pending application this new agreement answers, if any: same
-    state and model, and a name that is the same or near."""
-    best, best_points = None, 1
-    for record in pending:
-        if record["status"] not in (LISTED, MISSING) or record["state"] != row.state \
-                or record["model"] != row.model:
-            continue
+def _pending_match(applications: _NameLookup, row: Row) -> dict | None:
+    """The open application this new agreement answers, if any: same state
+    and model, and a name that is the same or near (the nearest wins)."""
+    best, best_points = None, identity.NEAR - 1
+    for record in applications.named_like(row, identity.NEAR):
         points = identity.name_points(record["agency_key"], row.agency_key)
-        if points > best_points:
+        if record["status"] in (LISTED, MISSING) and points > best_points:
             best, best_points = record, points
     return best
 
@@ -344,16 +445,16 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     if baseline:
         return out
     live = [r for r in records if r["status"] in (LISTED, MISSING, SIGNED)]
-    pairs, gone, new_rows = _match(live, groups)
+    pairs, gone, new_rows = _match(live, groups, SIGNED)
     for record, row, _how in pairs:
         if record["status"] == MISSING:
             out.stats["pending_returned_within_debounce"] += 1
-            record.update(status=LISTED, missing_since=None, missing_count=0)
+            _relist(record)
         _apply_row(record, row, snap)
-    listed_agreements = [a for a in agreements if a["status"] == LISTED]
+    participating = _NameLookup([a for a in agreements if a["status"] == LISTED])
     for row in new_rows:
         record = _new_record(row, snap, taken)
-        if _agreement_for(listed_agreements, record):
+        if _agreement_for(participating, record):
             record["status"] = SIGNED  # already participating: ICE's lists lag each other
             out.stats["pending_already_signed"] += 1
         else:
@@ -361,7 +462,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
             out.stats["pending_added"] += 1
         out.new_records.append(record)
     for record in _confirmed_gone(gone, SIGNED, snap, policy.debounce):
-        agreement = _agreement_for(listed_agreements, record)
+        agreement = _agreement_for(participating, record)
         if agreement is not None:
             record.update(status=SIGNED, agreement_uid=agreement["uid"])
             out.stats["pending_left_as_signed"] += 1
@@ -374,9 +475,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     return out
 
 
-def _agreement_for(agreements: list[dict], record: dict) -> dict | None:
-    for agreement in agreements:
-        if agreement["state"] == record["state"] and agreement["model"] == record["model"] \
-                and identity.name_points(agreement["agency_key"], record["agency_key"]) >= 2:
-            return agreement
-    return None
+def _agreement_for(participating: _NameLookup, record: dict) -> dict | None:
+    """A listed agreement of the same state and model with a near name."""
+    agreements = participating.named_like(record, identity.NEAR)
+    return agreements[0] if agreements else None

@@ -15,7 +15,7 @@ same state / other state   +1 / -2
 same model / other model   +1 / -2
 same county                +1
 name: same key             +3
-name: near (see below)     +2 / +1, far: -4
+name: near (see below)     +2 / +1, not near: 0, far: -4
 =========================  =======
 
 A pair needs MATCH_POINTS. A far name all but vetoes a pair: ICE copies MOA
@@ -23,18 +23,75 @@ links and dates between neighbouring rows, so a shared address or date alone
 does not make two agencies one. Names are compared on their distinctive words
 (``LAKE`` in Lake County Sheriff's Office), so ``Lake`` and ``Lee`` county
 offices stay apart while ``Lake Clark Shores`` and ``Lake Clarke Shores``
-pair up. docs/identity.md shows what these rules did on the 2025 lists.
+pair up.
+
+Two names that differ in a *distinguishing token* (DISTINGUISHING_TOKENS: a
+number, a kind of agency, a level of government) name two agencies however
+alike the rest is, so the name earns nothing. Only the agreement's own
+evidence can still pair them: its signing date or MOA document, with its
+state, model and county. A pending list carries neither, so there a token
+difference always keeps the rows apart.
+
+Pairing must not grow with history or list size. Records that are settled
+(an application already signed, a duplicate listing merged away) are
+matchable by exact evidence only: the same agency key or MOA address. Every
+other pair is a candidate only if it shares a blocking key (state and model
+plus the signing date, the county, or the first or last three letters of a
+distinctive word), and a pair whose best possible score cannot reach
+MATCH_POINTS is never scored by name. docs/identity.md shows what these rules
+did on the 2025 lists.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, Sequence
 
-from watch287g.core.normalize import distinctive_key
+from watch287g.core.normalize import GENERIC_WORDS, distinctive_key
 
 MATCH_POINTS = 4
+SAME_KEY, NEAR, LOOSELY_NEAR, NOT_NEAR, FAR = 3, 2, 1, 0, -4
+_NEAR_MIN, _NEAR_WHOLE_MIN, _LOOSE_MIN, _FAR_BELOW = 0.85, 0.7, 0.6, 0.4
+
+# The one table of distinguishing tokens, applied to every name comparison on
+# both lists (agency keys are upper case with abbreviations already folded:
+# PD is POLICE DEPARTMENT, TWP is TOWNSHIP, SHERIFF'S is SHERIFFS). Two names
+# conflict when, in some class, both name something and share nothing:
+# ``Constable Precinct 3`` / ``Precinct 2``, ``Sheriff's Office`` / ``Police
+# Department``, ``Township`` / ``City Borough``. A name silent in a class
+# conflicts with nothing there (``City of Zephyrhills PD`` is ``Zephyrhills PD``).
+DISTINGUISHING_TOKENS: dict[str, tuple[str, str]] = {
+    **{word: ("kind", kind) for kind, words in {
+        "sheriff": ("SHERIFFS",),
+        "police": ("POLICE",),
+        "constable": ("CONSTABLE", "CONSTABLES"),
+        "marshal": ("MARSHAL", "MARSHALS"),
+        "department of": ("DEPARTMENT OF",),
+    }.items() for word in words},
+    **{word: ("level", level) for level, words in {
+        "county": ("COUNTY", "PARISH"),     # a Louisiana parish is its county
+        "city": ("CITY",),
+        "town": ("TOWN",),
+        "township": ("TOWNSHIP",),
+        "borough": ("BOROUGH",),
+        "village": ("VILLAGE",),
+    }.items() for word in words},
+    # Numbers: digits with or without an ordinal ending (3, 3RD) are read by
+    # pattern; words up to twelve are listed here.
+    **{word: ("number", str(n)) for n, words in enumerate((
+        ("ONE", "FIRST"), ("TWO", "SECOND"), ("THREE", "THIRD"), ("FOUR", "FOURTH"),
+        ("FIVE", "FIFTH"), ("SIX", "SIXTH"), ("SEVEN", "SEVENTH"), ("EIGHT", "EIGHTH"),
+        ("NINE", "NINTH"), ("TEN", "TENTH"), ("ELEVEN", "ELEVENTH"), ("TWELVE", "TWELFTH"),
+    ), start=1) for word in words},
+}
+_TOKEN_PHRASES = sorted((t for t in DISTINGUISHING_TOKENS if " " in t), key=len, reverse=True)
+_NUMBER = re.compile(r"^0*(\d+)(?:ST|ND|RD|TH)?$")
+
+# A blocking key shared by more rows than this says nothing about which one
+# is meant (``OF``, a batch signing date), so it proposes no candidates.
+BLOCK_LIMIT = 50
 
 
 class Comparable(Protocol):
@@ -60,20 +117,91 @@ def view(record: dict) -> _View:
     return _View(record)
 
 
+@lru_cache(maxsize=65536)
+def distinguishing_tokens(key: str) -> dict[str, frozenset[str]]:
+    """The name's distinguishing tokens by class: ``{"kind": {"constable"},
+    "level": {"county"}, "number": {"3"}}`` for Harris County Constable Pct 3."""
+    found: dict[str, set[str]] = {}
+    text = f" {key} "
+    for phrase in _TOKEN_PHRASES:
+        if f" {phrase} " in text:
+            token_class, value = DISTINGUISHING_TOKENS[phrase]
+            found.setdefault(token_class, set()).add(value)
+            text = text.replace(f" {phrase} ", " ")
+    for word in text.split():
+        number = _NUMBER.match(word)
+        token = ("number", number.group(1)) if number else DISTINGUISHING_TOKENS.get(word)
+        if token:
+            found.setdefault(token[0], set()).add(token[1])
+    return {token_class: frozenset(values) for token_class, values in found.items()}
+
+
+def tokens_conflict(key_a: str, key_b: str) -> bool:
+    """Do two names differ in a distinguishing token (see the table)?"""
+    tokens_a, tokens_b = distinguishing_tokens(key_a), distinguishing_tokens(key_b)
+    return any(values.isdisjoint(tokens_b[token_class])
+               for token_class, values in tokens_a.items() if token_class in tokens_b)
+
+
+# A long generic word ICE mistypes (SHERRIFS, DEPARTENT, CONSTBALES, COUNRY)
+# is still generic; below six letters a word one typo from a generic one is
+# as likely a place (PARIS, PARISH). "One typo" is one letter dropped from
+# either word or both: a letter missing, added, changed or two swapped.
+def _one_letter_dropped(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+_GENERIC_TYPOS = frozenset(variant for word in GENERIC_WORDS if len(word) >= 6
+                           for variant in (word, *_one_letter_dropped(word)))
+
+
+def _mistyped_generic(word: str) -> bool:
+    return len(word) >= 6 and (word in _GENERIC_TYPOS or not _GENERIC_TYPOS.isdisjoint(_one_letter_dropped(word)))
+
+
+@lru_cache(maxsize=65536)
+def distinctive(key: str) -> str:
+    """The words that tell this agency apart: normalize.distinctive_key, less
+    mistyped long generic words (``CHRISTIAN`` for Christian County Sherrif's
+    Office, as for Christian County Sheriff's Office)."""
+    words = distinctive_key(key).split()
+    kept = [word for word in words if not _mistyped_generic(word)]
+    return " ".join(kept or words)
+
+
 @lru_cache(maxsize=200_000)
 def name_points(key_a: str, key_b: str) -> int:
     if key_a == key_b:
-        return 3
-    distinct_a, distinct_b = distinctive_key(key_a), distinctive_key(key_b)
+        return SAME_KEY
+    distinct_a, distinct_b = distinctive(key_a), distinctive(key_b)
     near = max(_ratio(distinct_a, distinct_b), _jaccard(distinct_a, distinct_b))
-    whole = max(_ratio(key_a, key_b), _jaccard(key_a, key_b))
-    if near >= 0.85 and whole >= 0.7:
-        return 2
-    if near >= 0.6:
-        return 1
-    if near < 0.4:
-        return -4
-    return 0
+    if near < _FAR_BELOW:
+        return FAR
+    if tokens_conflict(key_a, key_b):
+        return NOT_NEAR  # two agencies, however alike the rest of the names
+    if near >= _NEAR_MIN and max(_ratio(key_a, key_b), _jaccard(key_a, key_b)) >= _NEAR_WHOLE_MIN:
+        return NEAR
+    return LOOSELY_NEAR if near >= _LOOSE_MIN else NOT_NEAR
+
+
+def _name_ceiling(key_a: str, key_b: str) -> int:
+    """An upper bound of name_points from lengths and words alone: the
+    matching characters of two strings are at most the shorter one's."""
+    if key_a == key_b:
+        return SAME_KEY
+    if tokens_conflict(key_a, key_b):
+        return NOT_NEAR
+    distinct_a, distinct_b = distinctive(key_a), distinctive(key_b)
+    lengths = len(distinct_a) + len(distinct_b)
+    near = max(2 * min(len(distinct_a), len(distinct_b)) / lengths if lengths else 0.0,
+               _jaccard(distinct_a, distinct_b))
+    return NEAR if near >= _NEAR_MIN else LOOSELY_NEAR if near >= _LOOSE_MIN else NOT_NEAR
+
+
+def name_at_least(key_a: str, key_b: str, points: int) -> bool:
+    """name_points(key_a, key_b) >= points, with no similarity ratio computed
+    when lengths and words alone rule it out."""
+    return _name_ceiling(key_a, key_b) >= points and name_points(key_a, key_b) >= points
 
 
 def _ratio(a: str, b: str) -> float:
@@ -85,8 +213,9 @@ def _jaccard(a: str, b: str) -> float:
     return len(words_a & words_b) / len(words_a | words_b) if words_a | words_b else 0.0
 
 
-def score(old: Comparable, new: Comparable) -> int:
-    points = name_points(old.agency_key, new.agency_key)
+def _other_points(old: Comparable, new: Comparable) -> int:
+    """The points of every piece of evidence but the name."""
+    points = 0
     same_moa = bool(old.moa_url and old.moa_url == new.moa_url)
     if same_moa:
         points += 2
@@ -104,16 +233,73 @@ def score(old: Comparable, new: Comparable) -> int:
     return points
 
 
-def pair_up(olds: list, news: list, min_points: int = MATCH_POINTS) -> list[tuple[int, int, int]]:
+def score(old: Comparable, new: Comparable) -> int:
+    return name_points(old.agency_key, new.agency_key) + _other_points(old, new)
+
+
+def _score_if_enough(old: Comparable, new: Comparable, min_points: int) -> int | None:
+    """The pair's score, or None as soon as a cheap bound shows it cannot
+    reach min_points (most candidates stop before any similarity ratio)."""
+    other = _other_points(old, new)
+    if other + _name_ceiling(old.agency_key, new.agency_key) < min_points:
+        return None
+    points = other + name_points(old.agency_key, new.agency_key)
+    return points if points >= min_points else None
+
+
+def _blocking_keys(item: Comparable, fuzzy: bool) -> list[tuple]:
+    """Exact evidence (agency key, MOA address) for every item; for items
+    that may pair fuzzily, also state and model with the signing date, the
+    county, and the first and last three letters of each distinctive word,
+    which a one-letter typo rarely changes both of."""
+    keys: list[tuple] = [("key", item.agency_key)]
+    if item.moa_url:
+        keys.append(("moa", item.moa_url))
+    if fuzzy:
+        state, model = item.state, item.model
+        if item.signed:
+            keys.append((state, model, "signed", item.signed))
+        if item.county:
+            keys.append((state, model, "county", item.county.casefold()))
+        keys.extend((state, model, "word", end) for end in _word_ends(item.agency_key))
+    return keys
+
+
+@lru_cache(maxsize=65536)
+def _word_ends(key: str) -> frozenset[str]:
+    return frozenset(end for word in distinctive(key).split() if len(word) >= 3
+                     for end in (word[:3] + "-", "-" + word[-3:]))
+
+
+class Candidates:
+    """Items indexed by blocking key: who could be the same agreement as this?"""
+
+    def __init__(self, items: Sequence[Comparable], settled: frozenset[int] = frozenset()) -> None:
+        self._postings: dict[tuple, list[int]] = {}
+        for index, item in enumerate(items):
+            for key in _blocking_keys(item, index not in settled):
+                self._postings.setdefault(key, []).append(index)
+
+    def of(self, item: Comparable, fuzzy: bool = True) -> set[int]:
+        found: set[int] = set()
+        for key in _blocking_keys(item, fuzzy):
+            posting = self._postings.get(key, ())
+            if len(posting) <= BLOCK_LIMIT:
+                found.update(posting)
+        return found
+
+
+def pair_up(olds: Sequence[Comparable], news: Sequence[Comparable], min_points: int = MATCH_POINTS,
+            settled: frozenset[int] = frozenset()) -> list[tuple[int, int, int]]:
     """One-to-one pairs (old index, new index, points), best evidence first.
 
-    Only plausible pairs are scored: same state, or the same name key, or the
-    same MOA address. That keeps a large day (ICE once added 64 agreements)
-    cheap and lets state corrections through."""
+    Olds whose index is in ``settled`` pair by exact evidence only. The
+    larger side is indexed and the smaller one looks itself up, so the cost
+    follows the lists' changes, not their length or the records' history."""
     scored = []
-    for i, j in _candidates(olds, news):
-        points = score(olds[i], news[j])
-        if points >= min_points:
+    for i, j in _candidate_pairs(olds, news, settled):
+        points = _score_if_enough(olds[i], news[j], min_points)
+        if points is not None:
             scored.append((points, i, j))
     scored.sort(key=lambda t: (-t[0], t[1], t[2]))
     used_old, used_new, pairs = set(), set(), []
@@ -126,20 +312,18 @@ def pair_up(olds: list, news: list, min_points: int = MATCH_POINTS) -> list[tupl
     return pairs
 
 
-def _candidates(olds: list, news: list) -> Iterable[tuple[int, int]]:
-    by_state: dict[str | None, list[int]] = {}
-    by_key: dict[str, list[int]] = {}
-    by_moa: dict[str, list[int]] = {}
-    for j, new in enumerate(news):
-        by_state.setdefault(new.state, []).append(j)
-        by_key.setdefault(new.agency_key, []).append(j)
-        if new.moa_url:
-            by_moa.setdefault(new.moa_url, []).append(j)
-    for i, old in enumerate(olds):
-        seen: set[int] = set()
-        for group in (by_state.get(old.state, ()), by_key.get(old.agency_key, ()),
-                      by_moa.get(old.moa_url, ()) if old.moa_url else ()):
-            for j in group:
-                if j not in seen:
-                    seen.add(j)
-                    yield i, j
+def _candidate_pairs(olds: Sequence[Comparable], news: Sequence[Comparable],
+                     settled: frozenset[int]) -> Iterable[tuple[int, int]]:
+    if not olds or not news:
+        return
+    if len(olds) > len(news):
+        index = Candidates(olds, settled)
+        for j, new in enumerate(news):
+            for i in index.of(new):
+                yield i, j
+    else:
+        index = Candidates(news)
+        for i, old in enumerate(olds):
+            for j in index.of(old, fuzzy=i not in settled):
+                yield i, j
+

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support.checks import ROOT, run_check, watch287g, write_config
-from watch287g.testing.fake_site import LocalServer
-
-WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
-PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
-<p>As of February 21, 2025, ICE has signed 151 Memorandums of Agreement.</p>
-<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
-
+from tests.support.checks import WORKBOOKS, ROOT, february_site, ice_source, run_check, watch287g, write_config
 
 @pytest.fixture
 def server():
-    server = LocalServer()
-    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
-    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
-    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    server = february_site()
     yield server
     server.close()
 
 
-def ice(server, **extra) -> dict:
-    return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
+ice = ice_source
+
 
 
 @pytest.mark.e2e

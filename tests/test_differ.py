@@ -239,3 +239,137 @@ def test_same_file_again_writes_nothing(tmp_path):
         again = ingest(db, snapshot("2025-06-04T09:00:00Z"), POLICY)
     assert again.verdict == "unchanged"
     assert store.path.read_bytes() == before
+
+
+# --- identity: issue 14's patterns, and their opposites, on both lists --------
+
+HAYS = agreement("TEXAS", "Hays County Sheriff's Office", county="Hays County")
+SIGNED_ON = "2025-05-20"
+
+# (an earlier agency, a new agency named like it, their county): two agencies.
+OTHER_AGENCY = [
+    pytest.param("Lakeland Police Department", "Lake County Sheriff's Office", "Lake County", id="kind"),
+    pytest.param("Galveston County Constable Precinct 2", "Galveston County Constable Precinct 3",
+                 "Galveston County", id="number"),
+    pytest.param("Manheim City Borough Police Department", "Manheim Township Police Department",
+                 "Lancaster County", id="level"),
+]
+# (a spelling, a re-spelling, county before, county after): one agency.
+SAME_AGENCY = [
+    pytest.param("Lampass County Sheriff's Office", "Lampasas County Sheriff's Office",
+                 "Lampasas County", "Lampasas County", id="typo-fix"),
+    pytest.param("Polk County Sheriffs Office", "Polk County Sheriff's Office", "Polk County", "Polk County",
+                 id="sheriffs-apostrophe"),
+    pytest.param("Calacasieu Parish Sheriff's Office", "Calcasieu Parish Sheriff's Office",
+                 "Calacasieu Parish", "Calcasieu Parish", id="county-re-spelt"),
+]
+
+
+def applicant(name, county, signed=None):
+    return agreement("TEXAS", name, county=county, signed=signed)
+
+
+def agencies(result, event_type):
+    return [e["agency"] for e in result.events if e["type"] == event_type]
+
+
+def open_pending(feed, rows):
+    """A pending baseline, then a list that adds ``rows``."""
+    feed([HAYS], kind="pending")
+    return feed([HAYS, *rows], kind="pending")
+
+
+@pytest.mark.parametrize("settled_as", ["signed", "withdrawn"])
+@pytest.mark.parametrize("earlier,newer,county", OTHER_AGENCY)
+def test_settled_application_never_absorbs_another_agency(feed, earlier, newer, county, settled_as):
+    feed(BASELINE)
+    assert agencies(open_pending(feed, [applicant(earlier, county)]), "pending.added") == [earlier]
+    if settled_as == "signed":
+        signed = feed(BASELINE + [applicant(earlier, county, SIGNED_ON)])
+        assert [e["from_pending"] for e in signed.events] == [True]
+    else:
+        gone = [feed([HAYS], kind="pending", days=2) for _ in range(4)]
+        assert agencies(gone[-1], "pending.withdrawn") == [earlier]
+    result = feed([HAYS, applicant(newer, county)], kind="pending")
+    assert types(result) == ["pending.added"]
+    assert result.events[0]["agency"] == newer
+
+
+@pytest.mark.parametrize("earlier,newer,county", OTHER_AGENCY)
+def test_another_agency_applying_as_an_application_leaves_is_announced(feed, earlier, newer, county):
+    open_pending(feed, [applicant(earlier, county)])
+    result = feed([HAYS, applicant(newer, county)], kind="pending")
+    assert agencies(result, "pending.added") == [newer]
+    later = [feed([HAYS, applicant(newer, county)], kind="pending", days=2) for _ in range(4)]
+    assert [e["agency"] for r in later for e in r.events] == [earlier]  # withdrawn after the debounce
+
+
+@pytest.mark.parametrize("earlier,newer,county", OTHER_AGENCY)
+def test_new_application_is_not_taken_for_another_agencys_agreement(feed, earlier, newer, county):
+    feed(BASELINE + [applicant(earlier, county, SIGNED_ON)])
+    result = open_pending(feed, [applicant(newer, county)])
+    assert agencies(result, "pending.added") == [newer]
+
+
+@pytest.mark.parametrize("earlier,newer,county", OTHER_AGENCY)
+def test_signing_is_not_linked_to_another_agencys_application(feed, earlier, newer, county):
+    feed(BASELINE)
+    open_pending(feed, [applicant(earlier, county)])
+    signed = feed(BASELINE + [applicant(newer, county, SIGNED_ON)])
+    assert [(e["agency"], e["from_pending"]) for e in signed.events] == [(newer, False)]
+    pending = feed.store.read().raw_table("pending").values()
+    assert [r["status"] for r in pending if r["agency"] == earlier] == ["listed"]
+
+
+@pytest.mark.parametrize("earlier,newer,county", OTHER_AGENCY)
+def test_new_agreement_named_like_a_departed_one_is_signed_not_a_correction(feed, earlier, newer, county):
+    """ICE's new rows often carry no readable SIGNED yet: the names decide."""
+    feed(BASELINE + [applicant(earlier, county, SIGNED_ON)])
+    result = feed(BASELINE + [applicant(newer, county, signed=None)])
+    assert types(result) == ["agreement.signed"]
+    assert result.events[0]["agency"] == newer
+
+
+@pytest.mark.parametrize("old,new,county_before,county_after", SAME_AGENCY)
+def test_application_re_spelled_is_the_same_application(feed, old, new, county_before, county_after):
+    open_pending(feed, [applicant(old, county_before)])
+    assert feed([HAYS, applicant(new, county_after)], kind="pending").events == []
+    later = [feed([HAYS, applicant(new, county_after)], kind="pending", days=2) for _ in range(4)]
+    assert [r.events for r in later] == [[], [], [], []]
+
+
+@pytest.mark.parametrize("old,new,county_before,county_after", SAME_AGENCY)
+def test_signed_application_re_spelled_on_the_lagging_list_is_not_new(feed, old, new, county_before, county_after):
+    """ICE's pending list keeps signed applications for weeks, sometimes re-spelled."""
+    feed(BASELINE)
+    open_pending(feed, [applicant(old, county_before)])
+    feed(BASELINE + [applicant(old, county_before, SIGNED_ON)])
+    assert feed([HAYS, applicant(new, county_after)], kind="pending").events == []
+
+
+@pytest.mark.parametrize("old,new,county_before,county_after", SAME_AGENCY)
+def test_agreement_re_spelled_is_corrected(feed, old, new, county_before, county_after):
+    feed(BASELINE + [applicant(old, county_before, SIGNED_ON)])
+    result = feed(BASELINE + [applicant(new, county_after, SIGNED_ON)])
+    assert types(result) == ["agreement.corrected"]
+    assert result.events[0]["changes"]["agency"] == {"old": old, "new": new}
+
+
+@pytest.mark.parametrize("old,new,county_before,county_after", SAME_AGENCY)
+def test_signing_re_spelled_is_linked_to_its_application(feed, old, new, county_before, county_after):
+    feed(BASELINE)
+    open_pending(feed, [applicant(old, county_before)])
+    signed = feed(BASELINE + [applicant(new, county_after, SIGNED_ON)])
+    assert [(e["agency"], e["from_pending"]) for e in signed.events] == [(new, True)]
+
+
+def test_re_application_after_a_withdrawal_is_a_new_application(feed):
+    open_pending(feed, [applicant("Smith County Constable Precinct 4", "Smith County")])
+    gone = [feed([HAYS], kind="pending", days=2) for _ in range(4)]
+    assert types(gone[-1]) == ["pending.withdrawn"]
+    again = feed([HAYS, applicant("Smith County Constable Precinct 4", "Smith County")], kind="pending")
+    assert types(again) == ["pending.added"]
+    assert again.events[0]["uid"] != gone[-1].events[0]["uid"]
+    statuses = sorted(r["status"] for r in feed.store.read().raw_table("pending").values()
+                      if r["agency"] == "Smith County Constable Precinct 4")
+    assert statuses == ["listed", "withdrawn"]

@@ -21,28 +21,18 @@ from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import NOW, agreement_event, record
-from tests.support.checks import ROOT, watch287g, write_config
+from tests.support.checks import ROOT, WORKBOOKS, february_site, ice_source, watch287g, write_config
 from watch287g.testing.fake_site import LocalServer
-
-WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
-PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
-<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
-
 
 @pytest.fixture
 def site():
-    server = LocalServer()
-    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
-    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
-    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    server = february_site()
     yield server
     server.close()
 
 
 def ice_config(tmp_path: Path, site: LocalServer, extra: str = "") -> Path:
-    path = write_config(tmp_path / "c.toml", [{"name": "ice", "type": "ice", "url": site.url("/287g")}])
+    path = write_config(tmp_path / "c.toml", [ice_source(site)])
     path.write_text(path.read_text() + extra)
     return path
 

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from watch287g.testing.fake_site import LocalServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -67,3 +69,25 @@ def state(data_dir: Path) -> dict:
 
 def table(data_dir: Path, name: str) -> list[dict]:
     return list(state(data_dir).get(name, {}).values())
+
+
+WORKBOOKS = ROOT / "tests" / "fixtures" / "workbooks"
+FEBRUARY_PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
+<p>As of February 21, 2025, ICE has signed 151 Memorandums of Agreement.</p>
+<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
+<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
+</body></html>"""
+
+
+def february_site() -> LocalServer:
+    """ICE's page at /287g with the real lists of 21 February 2025 at
+    /p.xlsx and /q.xlsx; tests swap the routes to change the lists."""
+    server = LocalServer()
+    server.route("/287g", body=FEBRUARY_PAGE, headers={"Content-Type": "text/html"})
+    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
+    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    return server
+
+
+def ice_source(server: LocalServer, **extra) -> dict:
+    return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
