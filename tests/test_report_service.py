@@ -19,6 +19,7 @@ from tests.support.service import (  # noqa: F401 (server is a fixture)
 )
 from watch287g.core.records import sha256_hex
 
+# Every test here runs `watch287g run` in a child process.
 pytestmark = pytest.mark.e2e
 
 
