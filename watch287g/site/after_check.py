@@ -5,9 +5,9 @@ checks), so its memory and any failure stay out of the service."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
-from watch287g.check_runner import cli_argv
 from watch287g.core.errors import UserError
 from watch287g.settings import Settings
 
@@ -18,7 +18,11 @@ def rebuild_report(app: Settings, data_dir: Path) -> None:
     """Write the report to the configured folder; a failure is one line."""
     if app.report.out_dir is None:
         return
-    argv = cli_argv(app.config, "--data-dir", str(data_dir), "-q", "report")
+    # The service's own config file (the built-in default resolves the same
+    # way from the same environment); -P: the working directory cannot
+    # shadow the installed package.
+    chosen = ["--config", str(app.config.path)] if app.config.path else []
+    argv = [sys.executable, "-P", "-m", "watch287g.cli", *chosen, "--data-dir", str(data_dir), "-q", "report"]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=REPORT_TIMEOUT_SECONDS)
