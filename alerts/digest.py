@@ -9,15 +9,18 @@ thread. Run by the service's schedule or ``watch287g digest --daily``.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Sequence
 
 from watch287g.alerts import outbox
-from watch287g.core.config import Config
+from watch287g.alerts.settings import AlertSettings
+from watch287g.alerts.subscriptions import Subscription
 from watch287g.core.timeutil import utcnow
 
 DIGEST_CADENCES = ("daily", "weekly")
 
 
-def send_digests(store, config: Config, cadence: str, now: dt.datetime | None = None) -> dict:
+def send_digests(store, settings: AlertSettings, fixed: Sequence[Subscription], cadence: str,
+                 now: dt.datetime | None = None) -> dict:
     """Release the queued ``cadence`` items and deliver them; the report of
     ``outbox.deliver_due`` plus ``released`` (items that became due)."""
     if cadence not in DIGEST_CADENCES:
@@ -27,5 +30,5 @@ def send_digests(store, config: Config, cadence: str, now: dt.datetime | None = 
     if store.exists():
         with store.write() as db:
             released = outbox.release_digest(db, cadence, now)
-    report = outbox.deliver_due(store, config, now, only_cadence=cadence)
+    report = outbox.deliver_due(store, settings, fixed, now, only_cadence=cadence)
     return {"released": released, **report}

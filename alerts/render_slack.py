@@ -6,18 +6,23 @@ message (incoming webhooks, which cannot thread), several events per reply.
 A burst (ICE once added 64 agreements in one list) is therefore one
 top-level post, not 64.
 
-Scraped text only ever appears in mrkdwn, escaped (&, <, > per Slack's
-rules), so an agency name cannot ping @channel, mention a user or forge a
-link; header blocks carry only our own words (counts, cadence). Links are
-built only from URLs that passed ``describe.safe_url`` and carry our labels.
+Scraped text is never markup. It appears only in mrkdwn text objects marked
+``verbatim`` (Slack then auto-links no bare URL, channel name or @mention)
+and passes ``escape``: &, < and > as entities (so no ``<!channel>``,
+``<@U123>`` or ``<url|label>``), and the characters that could open or close
+bold, italics, strike-through or code (``*bold*``, ``_x_``, ``~x~``,
+```x```), for which mrkdwn has no escape, swapped for look-alikes. Header
+blocks carry only our own words (counts, cadence). Links are built only from
+URLs that passed ``describe.safe_url`` and carry our labels.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from watch287g.alerts.describe import SHORT_VERBS, EventView, describe
+from watch287g.alerts.describe import SHORT_VERBS, EventView, describe, shorten
 from watch287g.alerts.settings import SlackSettings
 from watch287g.alerts.subscriptions import state_name
 
@@ -40,9 +45,20 @@ class SlackMessage:
     in_thread: bool = False         # a reply under the batch's first message
 
 
+# A formatting character counts only at a word's edge (Slack reads "a_b" and
+# "2*3" as text): there it becomes a look-alike that Slack does not read.
+_FORMAT_MARK = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+_LOOK_ALIKES = {"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"}   # ∗ ˍ ∼ ˋ
+_QUOTE_MARK = "\u203a"      # › for a leading ">", which would start a block quote
+
+
 def escape(text: object) -> str:
-    """Slack's three control characters, as its formatting guide asks."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Plain text for mrkdwn, shown as written: Slack's three control
+    characters as entities, formatting characters as look-alikes."""
+    text = _FORMAT_MARK.sub(lambda mark: _LOOK_ALIKES[mark.group()], str(text))
+    if text.startswith(">"):
+        text = _QUOTE_MARK + text[1:]
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fit(text: str, limit: int) -> str:
@@ -58,29 +74,25 @@ def fit(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def plain(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def link(url: str, label: str) -> str:
     # url has passed safe_url (no <, >, |); the label is ours, escaped anyway.
     return f"<{url}|{escape(label)}>"
 
 
-def _mrkdwn(text: str) -> dict:
-    return {"type": "mrkdwn", "text": text}
+def mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _section(text: str) -> dict:
-    return {"type": "section", "text": _mrkdwn(fit(text, SECTION_TEXT))}
+def section_block(text: str) -> dict:
+    return {"type": "section", "text": mrkdwn(fit(text, SECTION_TEXT))}
 
 
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [_mrkdwn(fit(text, SECTION_TEXT))]}
+def context_block(text: str) -> dict:
+    return {"type": "context", "elements": [mrkdwn(fit(text, SECTION_TEXT))]}
 
 
-def _header(text: str) -> dict:
-    return {"type": "header", "text": {"type": "plain_text", "text": plain(text, HEADER_TEXT), "emoji": False}}
+def header_block(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": shorten(text, HEADER_TEXT), "emoji": False}}
 
 
 def _links(view: EventView) -> str:
@@ -89,40 +101,36 @@ def _links(view: EventView) -> str:
 
 def card(view: EventView) -> list[dict]:
     """One event in full: headline, key fields, links, evidence."""
-    blocks = [_section(f"*{escape(plain(view.headline, _PLAIN_FIELD))}*")]
-    fields = [_mrkdwn(fit(f"*{escape(label)}*\n{escape(plain(value, _PLAIN_FIELD))}", FIELD_TEXT))
+    blocks = [section_block(f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*")]
+    fields = [mrkdwn(fit(f"*{escape(label)}*\n{escape(shorten(value, _PLAIN_FIELD))}", FIELD_TEXT))
               for label, value in view.fields[:MAX_FIELDS]]
     if fields:
         blocks.append({"type": "section", "fields": fields})
     if view.links:
-        blocks.append(_section(_links(view)))
+        blocks.append(section_block(_links(view)))
     if view.evidence:
-        blocks.append(_context(f"Evidence: {escape(view.evidence)}"))
+        blocks.append(context_block(f"Evidence: {escape(view.evidence)}"))
     return blocks
 
 
 def compact_facts(view: EventView) -> list[str]:
-    """Fields for one line: the state is in the headline already, the county
-    and model read on their own, the rest keep a short label."""
-    facts = []
-    for label, value in view.fields:
-        if label in ("State", "Agency type"):
-            continue
-        facts.append(value if label in ("County", "Model") else f"{label.lower()} {value}")
-    return facts
+    """Fields for one line: the county reads on its own, the agency type is
+    left out, the rest keep their label."""
+    return [value if label == "County" else f"{label}: {value}"
+            for label, value in view.fields if label != "Agency type"]
 
 
 def entry(view: EventView) -> dict:
     """One event in a single section: for threads and webhook attachments."""
-    lines = [f"*{escape(plain(view.headline, _PLAIN_FIELD))}*"]
-    detail = " · ".join(escape(plain(fact, _PLAIN_FIELD)) for fact in compact_facts(view))
+    lines = [f"*{escape(shorten(view.headline, _PLAIN_FIELD))}*"]
+    detail = " · ".join(escape(shorten(fact, _PLAIN_FIELD)) for fact in compact_facts(view))
     if view.links:
         detail = f"{detail} · {_links(view)}" if detail else _links(view)
     if detail:
         lines.append(detail)
     if view.evidence:
         lines.append(f"_Evidence: {escape(view.evidence)}_")
-    return _section("\n".join(lines))
+    return section_block("\n".join(lines))
 
 
 def _state_label(state: str | None) -> str:
@@ -136,11 +144,11 @@ def _ordered(events: list[dict]) -> list[EventView]:
 
 def summary_line(views: list[EventView]) -> str:
     """"64 signed, 2 terminated (FL 40, TX 26)" (plain text)."""
-    by_type = Counter(SHORT_VERBS.get(v.type, v.type) for v in views)
-    by_state = Counter(v.state or "other" for v in views)
+    by_type = Counter(SHORT_VERBS.get(v.type, "other") for v in views)
+    by_state = Counter(v.state for v in views if v.state)
     kinds = ", ".join(f"{n} {t}" for t, n in by_type.most_common())
     states = ", ".join(f"{s} {n}" for s, n in by_state.most_common())
-    return f"{kinds} ({states})"
+    return f"{kinds} ({states})" if states else kinds
 
 
 def title(count: int, cadence: str) -> str:
@@ -175,12 +183,12 @@ def _cards_message(views: list[EventView]) -> SlackMessage:
 
 
 def _summary_blocks(views: list[EventView], cadence: str, in_thread: bool) -> list[dict]:
-    by_type = Counter(SHORT_VERBS.get(v.type, v.type) for v in views)
+    by_type = Counter(SHORT_VERBS.get(v.type, "other") for v in views)
     by_state = Counter(_state_label(v.state) for v in views)
     kinds = "  ·  ".join(f"*{n}* {escape(t)}" for t, n in by_type.most_common())
     states = "  ·  ".join(f"{escape(s)} {n}" for s, n in sorted(by_state.items()))
     where = "Details in the thread ↓" if in_thread else "Details below ↓"
-    return [_header(title(len(views), cadence)), _section(f"{kinds}\n{states}"), _context(where)]
+    return [header_block(title(len(views), cadence)), section_block(f"{kinds}\n{states}"), context_block(where)]
 
 
 def _entry_groups(views: list[EventView], per_group: int) -> list[tuple[list[dict], list[int]]]:
@@ -191,7 +199,7 @@ def _entry_groups(views: list[EventView], per_group: int) -> list[tuple[list[dic
         blocks, shown_state = [], object()
         for view in run:
             if view.state != shown_state:
-                blocks.append(_section(f"*{escape(_state_label(view.state))}*"))
+                blocks.append(section_block(f"*{escape(_state_label(view.state))}*"))
                 shown_state = view.state
             blocks.append(entry(view))
         groups.append((blocks, [v.event_id for v in run]))
@@ -206,7 +214,7 @@ def _merge_sections(blocks: list[dict]) -> list[dict]:
         last = merged[-1] if merged else None
         if (last is not None and "text" in last and "text" in block and block["type"] == last["type"] == "section"
                 and len(last["text"]["text"]) + 2 + len(block["text"]["text"]) <= SECTION_TEXT):
-            merged[-1] = _section(f"{last['text']['text']}\n\n{block['text']['text']}")
+            merged[-1] = section_block(f"{last['text']['text']}\n\n{block['text']['text']}")
         else:
             merged.append(block)
     return merged
@@ -224,12 +232,12 @@ def _webhook_messages(summary: list[dict], text: str, groups: list[tuple[list[di
         if current.attachments and (used + len(_merge_sections(blocks)) > MAX_BLOCKS
                                     or chars + len(str(blocks)) > WEBHOOK_MESSAGE_CHARS):
             messages.append(current)
-            current = SlackMessage(text="", blocks=[_context("")], event_ids=[])  # label set below
+            current = SlackMessage(text="", blocks=[context_block("")], event_ids=[])  # label set below
         current.attachments.append({"color": "#1d4ed8", "blocks": _merge_sections(blocks)})
         current.event_ids.extend(ids)
     messages.append(current)
     for number, message in enumerate(messages[1:], start=2):
         label = escape(f"{heading} (continued, {number}/{len(messages)})")
         message.text = label
-        message.blocks[0] = _context(label)
+        message.blocks[0] = context_block(label)
     return messages

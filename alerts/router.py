@@ -1,6 +1,7 @@
 """Which destinations an event goes to.
 
-Subscriber events go to every subscription whose filter matches; operator
+Subscriber events go to every delivering (active) subscription whose filter
+matches; operator
 events (quarantines, failing sources or deliveries) go only to the [operator]
 destinations, never to subscribers.
 """
@@ -32,7 +33,7 @@ def operator_routes(operator: OperatorSettings) -> list[Route]:
 def routes_for(event: dict, subscriptions: list[Subscription], operator: OperatorSettings) -> list[Route]:
     if ev.is_operator_event(event):
         return operator_routes(operator)
-    return [Route(s.id, s.destination, s.cadence) for s in subscriptions if s.filter.matches(event)]
+    return [Route(s.id, s.destination, s.cadence) for s in subscriptions if s.delivers and s.filter.matches(event)]
 
 
 def is_operator_route(subscription_id: str) -> bool:

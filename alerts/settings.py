@@ -3,6 +3,8 @@
 [slack], [email], [outbox] and [operator] (docs/alerts.md lists every key and
 its default). Secrets are never in the file: it names the environment
 variables that hold the bot token, webhook URLs and the SMTP password.
+The links e-mails carry come from ``[web]``, which the application parses
+(watch287g/web/settings.py) and hands in as ``AlertSettings.links``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from watch287g.alerts.links import LinkSettings
 from watch287g.core.config import Config, ConfigError, get, get_number, reject_unknown
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,6 +88,7 @@ class AlertSettings:
     email: EmailSettings
     outbox: OutboxSettings
     operator: OperatorSettings
+    links: LinkSettings | None = None   # None: e-mails carry no web links ([web] public_url unset)
 
     @classmethod
     def from_config(cls, config: Config) -> AlertSettings:
@@ -106,8 +110,10 @@ def check_channel(value: str, where: str) -> str:
     return value
 
 
-def check_email(value: str, where: str) -> str:
-    if not EMAIL_ADDRESS.match(value):
+def check_email(value: str, where: str, recipient: bool = True) -> str:
+    """One plain address. A recipient's domain must be one mail can reach
+    (a dotted name: "a@b" is a typo); the sender may be user@localhost."""
+    if not EMAIL_ADDRESS.match(value) or (recipient and "." not in value.rsplit("@", 1)[1].strip(".")):
         raise ConfigError(f"{where} must be one plain e-mail address (user@example.org), not {value!r}")
     return value
 
@@ -161,7 +167,7 @@ def _email(config: Config) -> EmailSettings:
         password_env=check_env_name(get(table, "password_env", str, d.password_env, where),
                                     f"{where}.password_env"),
         from_address=check_email(get(table, "from_address", str, d.from_address, where),
-                                 f"{where}.from_address"),
+                                 f"{where}.from_address", recipient=False),
         from_name=from_name,
         list_unsubscribe=unsubscribe,
         timeout_seconds=get_number(table, "timeout_seconds", d.timeout_seconds, where, minimum=1),

@@ -1,9 +1,17 @@
 """Subscriptions: who gets which events, where, and how often.
 
-Two sources, one shape: ``[[subscriptions]]`` tables in the config file (read
-each time, id ``config:NAME``) and the ones ``watch287g subscribe`` stores in
-the state's ``subscriptions`` table (id ``s1``, ``s2``... never reused, so an
-old outbox record can never point at a newer subscription).
+Two sources, one shape: ``[[subscriptions]]`` tables in the config file
+(settings, read once at start, id ``config:NAME``) and the ones stored in the
+state by ``watch287g subscribe``, the Slack app or the web sign-up (id ``s1``,
+``s2``... never reused, so an old outbox record can never point at a newer
+subscription). Stored subscriptions are data: each write session reads them
+afresh, so another process's changes are seen.
+
+A stored subscription has a status: ``active`` (delivered), ``paused`` (kept,
+nothing delivered; resuming delivers only what happens after), ``unconfirmed``
+(an e-mail sign-up waiting for its confirmation link) or ``removed`` (kept
+with its history, never delivered again). Every change is kept in its
+``history``: who, when, what.
 
 A destination is a string key, also used to batch deliveries:
 ``slack:C0123ABCD`` (bot token), ``webhook:ENV_VAR`` (the variable holds the
@@ -13,6 +21,7 @@ one address gets one digest whatever the spelling).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -23,9 +32,11 @@ from watch287g.core.config import Config, ConfigError, get, reject_unknown
 from watch287g.core.normalize import STATES, clean_text, model_name, state_code
 
 CADENCES = ("instant", "daily", "weekly")
+ACTIVE, PAUSED, UNCONFIRMED, REMOVED = "active", "paused", "unconfirmed", "removed"
+STATUSES = (ACTIVE, PAUSED, UNCONFIRMED, REMOVED)
 DESTINATION_KINDS = ("slack", "webhook", "email")
 CONFIG_PREFIX = "config:"
-_NEXT_ID_META = "subscriptions:next_id"
+SMTP_REFUSAL = "smtp"       # who paused a subscription whose address the mail server refused for good
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CLI_ID = re.compile(r"^s[0-9]+$")   # names must not look like the ids the CLI hands out
 _COUNTY_SUFFIXES = ("COUNTY", "PARISH", "BOROUGH", "CENSUS AREA", "MUNICIPALITY")
@@ -98,6 +109,18 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One entry of a subscription's history."""
+
+    at: str
+    by: str                 # "cli", "slack:U123", "web", "operator"...
+    what: str               # "created", "paused", "resumed", "confirmed", "removed"...
+
+    def to_doc(self) -> dict:
+        return {"at": self.at, "by": self.by, "what": self.what}
+
+
+@dataclass(frozen=True)
 class Subscription:
     id: str
     destination: str
@@ -105,28 +128,43 @@ class Subscription:
     filter: Filter = field(default_factory=Filter)
     name: str | None = None
     created_at: str | None = None
+    status: str = ACTIVE
+    origin: str = "cli"                     # config | cli | slack | web
+    history: tuple[Change, ...] = ()
 
     @property
     def from_config(self) -> bool:
         return self.id.startswith(CONFIG_PREFIX)
 
+    @property
+    def delivers(self) -> bool:
+        return self.status == ACTIVE
+
     def describe(self) -> str:
         label = f" ({self.name})" if self.name and not self.from_config else ""
-        return f"{self.id}{label}: {describe_destination(self.destination)}, {self.cadence}, {self.filter.describe()}"
+        status = "" if self.status == ACTIVE else f" [{self.status}]"
+        return (f"{self.id}{label}{status}: {describe_destination(self.destination)}, {self.cadence}, "
+                f"{self.filter.describe()}")
 
     def how_to_stop(self) -> str:
         if self.from_config:
             return f"remove the [[subscriptions]] entry named {self.name!r} from the config file"
         return f"run: watch287g unsubscribe {self.id}"
 
+    def changed(self, status: str, by: str, at: str, what: str | None = None) -> Subscription:
+        return dataclasses.replace(self, status=status, history=(*self.history, Change(at, by, what or status)))
+
     def to_doc(self) -> dict:
         return {"id": self.id, "name": self.name, "destination": self.destination, "cadence": self.cadence,
-                "filter": self.filter.to_doc(), "created_at": self.created_at}
+                "filter": self.filter.to_doc(), "created_at": self.created_at, "status": self.status,
+                "origin": self.origin, "history": [change.to_doc() for change in self.history]}
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Subscription:
+    def from_doc(cls, doc) -> Subscription:
         return cls(id=doc["id"], destination=doc["destination"], cadence=doc["cadence"],
-                   filter=Filter.from_doc(doc["filter"]), name=doc.get("name"), created_at=doc.get("created_at"))
+                   filter=Filter.from_doc(doc["filter"]), name=doc.get("name"), created_at=doc.get("created_at"),
+                   status=doc.get("status", ACTIVE), origin=doc.get("origin", "cli"),
+                   history=tuple(Change(**change) for change in doc.get("history", ())))
 
 
 def describe_destination(destination: str) -> str:
@@ -226,7 +264,7 @@ def config_subscriptions(config: Config) -> list[Subscription]:
             raise ConfigError(f"{where}: the name is used twice")
         try:
             subscriptions.append(Subscription(
-                id=CONFIG_PREFIX + name, name=name,
+                id=CONFIG_PREFIX + name, name=name, origin="config",
                 destination=make_destination(get(table, "slack_channel", str, None, where),
                                              get(table, "webhook_env", str, None, where),
                                              get(table, "email", str, None, where)),
@@ -247,51 +285,75 @@ def _strings(table: dict, key: str, where: str) -> list[str]:
     return values
 
 
-def stored_subscriptions(db) -> list[Subscription]:
-    return [Subscription.from_doc(doc) for doc in db.table("subscriptions").all()]
+def stored_subscriptions(db, include_removed: bool = False) -> list[Subscription]:
+    found = [Subscription.from_doc(doc) for doc in db.subscriptions.all()]
+    return found if include_removed else [s for s in found if s.status != REMOVED]
 
 
-def all_subscriptions(db, config: Config) -> list[Subscription]:
-    return config_subscriptions(config) + stored_subscriptions(db)
+def all_subscriptions(db, fixed: Sequence[Subscription], include_removed: bool = False) -> list[Subscription]:
+    """The config file's subscriptions (``fixed``) and the stored ones."""
+    return [*fixed, *stored_subscriptions(db, include_removed)]
 
 
-def add_subscription(db, config: Config, destination: str, cadence: str, filter_: Filter,
-                     name: str | None, now: str) -> Subscription:
-    """Store a new CLI subscription (inside a write session)."""
+def add_subscription(db, fixed: Sequence[Subscription], destination: str, cadence: str, filter_: Filter,
+                     name: str | None, now: str, by: str = "cli", origin: str = "cli",
+                     status: str = ACTIVE) -> Subscription:
+    """Store a new subscription (inside a write session)."""
     if name is not None:
         if not _NAME.match(name) or _CLI_ID.match(name):
             raise SubscriptionError(f"name {name!r} must be letters, digits, . _ - (at most 64), "
                                     "and not look like an id (s1, s2...)")
-        if any(name in (s.name, s.id) for s in all_subscriptions(db, config)):
+        if any(name in (s.name, s.id) for s in all_subscriptions(db, fixed)):
             raise SubscriptionError(f"a subscription named {name!r} already exists")
-    number = db.get_meta(_NEXT_ID_META, 1)
-    db.set_meta(_NEXT_ID_META, number + 1)
-    subscription = Subscription(id=f"s{number}", destination=destination, cadence=check_cadence(cadence),
-                                filter=filter_, name=name, created_at=now)
-    db.table("subscriptions").insert(subscription.to_doc())
+    subscription = Subscription(id=db.subscriptions.next_id(), destination=destination,
+                                cadence=check_cadence(cadence), filter=filter_, name=name, created_at=now,
+                                status=status, origin=origin, history=(Change(now, by, "created"),))
+    db.subscriptions.add(subscription.to_doc())
     return subscription
 
 
-def find_subscription(db, config: Config, ident: str) -> Subscription:
-    for subscription in all_subscriptions(db, config):
+def find_subscription(db, fixed: Sequence[Subscription], ident: str) -> Subscription:
+    for subscription in all_subscriptions(db, fixed):
         if ident in (subscription.id, subscription.name):
             return subscription
     raise SubscriptionError(f"no subscription {ident!r} (see `watch287g subscriptions`)")
 
 
-def check_removable(db, config: Config, ident: str) -> Subscription:
-    subscription = find_subscription(db, config, ident)
+def check_changeable(db, fixed: Sequence[Subscription], ident: str, origin: str = "the config file") -> Subscription:
+    subscription = find_subscription(db, fixed, ident)
     if subscription.from_config:
-        raise SubscriptionError(f"{subscription.id} is defined in {config.origin}; "
-                                f"{subscription.how_to_stop()}")
+        raise SubscriptionError(f"{subscription.id} is defined in {origin}; {subscription.how_to_stop()}")
     return subscription
 
 
-def remove_subscription(db, config: Config, ident: str) -> Subscription:
-    subscription = check_removable(db, config, ident)
-    table = db.table("subscriptions")
-    table.remove(doc_ids=[doc.doc_id for doc in table.all() if doc["id"] == subscription.id])
-    return subscription
+def set_status(db, fixed: Sequence[Subscription], ident: str, status: str, by: str, now: str,
+               why: str | None = None) -> Subscription:
+    """Pause, resume, confirm or remove a stored subscription; the change
+    (and ``why``, when given) is kept in its history. Undelivered alerts of a
+    subscription that stops delivering are cancelled by the outbox
+    (``cancel_undeliverable``)."""
+    if status not in STATUSES:
+        raise SubscriptionError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    subscription = check_changeable(db, fixed, ident)
+    what = {ACTIVE: "resumed" if subscription.status == PAUSED else "confirmed"}.get(status, status)
+    if why:
+        what = f"{what}: {why}"
+    if subscription.status == status:
+        return subscription
+    changed = subscription.changed(status, by, now, what)
+    db.subscriptions.replace(changed.to_doc())
+    return changed
+
+
+def refused_by_mail_server(db) -> list[tuple[Subscription, Change]]:
+    """Stored subscriptions paused because the mail server refused their
+    address for good, with that change (for ``status``)."""
+    found = []
+    for subscription in stored_subscriptions(db):
+        last = subscription.history[-1] if subscription.history else None
+        if subscription.status == PAUSED and last and last.by == SMTP_REFUSAL:
+            found.append((subscription, last))
+    return found
 
 
 def state_name(code: str | None) -> str:

@@ -48,8 +48,8 @@ def study(snapshots: int, days: float, listed: dict) -> dict:
         for _ in replay(store, read_manifest(MANIFEST), policy):
             pass
         state = store.read()
-        records = {r["uid"]: r for r in state.raw_table("agreements").values()}
-        events = list(state.raw_table("events").values())
+        records = {r["uid"]: r for r in state.agreements.all()}
+        events = list(state.events.all())
     terminated = [e for e in events if e["type"] == "agreement.terminated"]
     contradicted, delays = 0, []
     for event in terminated:

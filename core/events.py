@@ -1,11 +1,16 @@
 """The public event vocabulary and the shape of an event record.
 
-An event is a plain dict, stored in the ``events`` table (its TinyDB doc id is
-its ``id``) and handed as-is to the alerts layer and to ``watch287g events``.
-docs/events.md documents every field.
+An event is a plain dict typed by the TypedDicts below, recorded in the log
+by the journal (state/journal.py: its position in the log is its ``id``) and
+handed as-is to the alerts layer and to ``watch287g events``. Three shapes:
+agreement and pending events cite their evidence (ICE's file, its date,
+sha256, the row); page events cite the page; operator events carry a
+message for the operator. docs/events.md documents every field.
 """
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 SIGNED = "agreement.signed"
 RENEWED = "agreement.renewed"
@@ -35,8 +40,63 @@ DEFAULT_SUBSCRIBED_TYPES = tuple(t for t in SUBSCRIBER_TYPES if t != CORRECTED)
 RECORD_FIELDS = ("state", "agency", "model", "signed", "county", "agency_type", "moa_url", "addendum_url")
 
 
-def record_event(event_type: str, record: dict, observed_at: str, source: dict,
-                 row: dict | None = None, **extra) -> dict:
+class Evidence(TypedDict, total=False):
+    """Which list an event was read from."""
+
+    kind: str               # participating | pending
+    file_name: str | None   # ICE's own file name
+    sha256: str
+    observed_at: str        # when watch287g saw that list
+    file_url: str
+    as_of: str              # ICE's "As of ..." sentence beside the link
+
+
+class RowEvidence(TypedDict):
+    line: int               # the row's number in ICE's sheet
+    values: dict[str, str]  # header -> cell text as ICE wrote it
+
+
+class AgreementEvent(TypedDict, total=False):
+    id: int
+    type: str               # one of AGREEMENT_TYPES, PENDING_ADDED, PENDING_WITHDRAWN
+    observed_at: str
+    uid: str
+    state: str | None
+    agency: str
+    model: str | None
+    signed: str | None
+    county: str | None
+    agency_type: str | None
+    moa_url: str | None
+    addendum_url: str | None
+    source: Evidence
+    row: RowEvidence | None
+    changes: dict           # agreement.corrected / renewed: field -> [before, after]
+
+
+class PageEvent(TypedDict, total=False):
+    id: int
+    type: str               # PAGE_CHANGED
+    observed_at: str
+    source: dict            # {source, url, final_url, title}
+    url: str
+    title: str | None
+    summary: str
+    message: str
+
+
+class OperatorEvent(TypedDict, total=False):
+    id: int
+    type: str               # one of OPERATOR_TYPES
+    observed_at: str
+    message: str            # a line for the operator; other fields depend on the type
+
+
+Event = AgreementEvent | PageEvent | OperatorEvent
+
+
+def record_event(event_type: str, record: dict, observed_at: str, source: Evidence,
+                 row: RowEvidence | None = None, **extra) -> AgreementEvent:
     """An event about one agreement or pending application."""
     event = {
         "type": event_type,
@@ -50,10 +110,10 @@ def record_event(event_type: str, record: dict, observed_at: str, source: dict,
     return event
 
 
-def operator_event(event_type: str, observed_at: str, message: str, **extra) -> dict:
+def operator_event(event_type: str, observed_at: str, message: str, **extra) -> OperatorEvent:
     """An event for the operator only (quarantines, failing sources...)."""
     return {"type": event_type, "observed_at": observed_at, "message": message, **extra}
 
 
-def is_operator_event(event: dict) -> bool:
+def is_operator_event(event: Event) -> bool:
     return event.get("type") in OPERATOR_TYPES

@@ -41,7 +41,12 @@ AGENCY_TYPES = ("County", "Municipality", "State Agency")
 _AGENCY_TYPE_ALIASES = {"STATE": "State Agency", "MUNICIPAL": "Municipality", "CITY": "Municipality"}
 
 # Values ICE writes where it means "nothing here".
-_BLANKS = {"", "#N/A", "#NA", "N/A", "NA", "#VALUE!", "#REF!", "NONE", "-", "--"}
+_BLANKS = {"", "N/A", "NA", "NONE", "-", "--"}
+# Spreadsheet error values (#N/A, #VALUE!, #REF!, #DIV/0!, #NAME?, #NUM!,
+# #NULL!, #SPILL!, #GETTING_DATA...) and the look-alikes people type or
+# paste as text (#NA, #n?A): "#" and one short word. No name, county or date
+# in a list is written that way.
+_ERROR_VALUE = re.compile(r"^#[A-Za-z][A-Za-z0-9/?!_.]{0,15}$")
 
 # Fuzzy repairs must be unambiguous: the best candidate has to clear this ratio.
 _FUZZY_MIN_RATIO = 0.8
@@ -76,10 +81,11 @@ _STRAIGHTEN = str.maketrans({
 
 
 def is_blank(text: str) -> bool:
-    return text.upper() in _BLANKS
+    """Whether cleaned cell text means "nothing here" (see _BLANKS, _ERROR_VALUE)."""
+    return text.upper() in _BLANKS or _ERROR_VALUE.match(text) is not None
 
 
-def _closest(word: str, choices: list[str]) -> str | None:
+def closest_match(word: str, choices: list[str]) -> str | None:
     best = difflib.get_close_matches(word, choices, n=2, cutoff=_FUZZY_MIN_RATIO)
     if not best:
         return None
@@ -94,15 +100,16 @@ def _closest(word: str, choices: list[str]) -> str | None:
 def state_code(raw: str) -> tuple[str | None, str | None]:
     """(USPS code, note) for a state cell: exact name or code, else an
     unambiguous close spelling (``WEST VIRIGINIA``, ``UTAHJ``), noted."""
-    text = re.sub(r"[^A-Z ]", "", clean_text(raw).upper()).strip()
-    text = " ".join(text.split())
+    if is_blank(clean_text(raw)):
+        return None, "missing state"
+    text = " ".join(re.sub(r"[^A-Z ]", "", clean_text(raw).upper()).split())
     if not text:
         return None, "missing state"
     if text in _STATE_BY_NAME:
         return _STATE_BY_NAME[text], None
     if text in STATES:
         return text, None
-    guess = _closest(text, list(_STATE_BY_NAME))
+    guess = closest_match(text, list(_STATE_BY_NAME))
     if guess:
         return _STATE_BY_NAME[guess], f"state {clean_text(raw)!r} read as {STATES[_STATE_BY_NAME[guess]]}"
     return None, f"unknown state {clean_text(raw)!r}"
@@ -122,7 +129,7 @@ def model_name(raw: str) -> tuple[str | None, str | None]:
     if text in canonical:
         return canonical[text], None
     first = re.split(r"[^A-Z]+", text)[0]
-    model = _MODEL_BY_FIRST_WORD.get(first) or canonical.get(_closest(text, list(canonical)) or "")
+    model = _MODEL_BY_FIRST_WORD.get(first) or canonical.get(closest_match(text, list(canonical)) or "")
     if model:
         return model, f"model {clean_text(raw)!r} read as {model}"
     return None, f"unknown model {clean_text(raw)!r}"
@@ -138,7 +145,7 @@ def agency_type(raw: str) -> str | None:
         return canonical[text]
     if text in _AGENCY_TYPE_ALIASES:
         return _AGENCY_TYPE_ALIASES[text]
-    guess = _closest(text, list(canonical))
+    guess = closest_match(text, list(canonical))
     return canonical[guess] if guess else clean_text(raw)
 
 

@@ -8,7 +8,6 @@ nothing of the project, so any layer may use them.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,7 +44,7 @@ class Fetch:
     last_modified: str | None = None
     content_type: str | None = None
     error: str | None = None
-    sha256: str | None = None       # set by the pipeline for list bodies
+    sha256: str | None = None       # of the body: a page's by the spider, a list's by the commit step
 
     @property
     def not_modified(self) -> bool:
@@ -89,8 +88,6 @@ class SourceCheck:
     steps: list[tuple] = field(default_factory=list, repr=False)
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class CellLike(Protocol):
@@ -161,6 +158,7 @@ class Snapshot:
     error: str | None = None    # the reader's one-line refusal
     provenance: dict = field(default_factory=dict)  # page/file/final URL, HTTP status, ETag, as-of text...
     content: bytes | None = None  # the raw file, archived before the state write; never stored in the DB
+    format: str = "xlsx"        # xlsx | html-table (archived as canonical JSON of its cells)
 
     def source_record(self) -> dict:
         """What every event cites as its evidence."""

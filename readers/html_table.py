@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup, Tag
 from watch287g.core import normalize as norm
 from watch287g.core.records import Snapshot, sha256_hex
 from watch287g.readers.ice_page import absolute_url, as_of_before, base_url
 from watch287g.readers.roster import find_header, parse_roster, rows_from_table
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 TableRows = list[list[tuple[str, str | None]]]
 
@@ -50,7 +53,7 @@ def snapshot_from_table(source: str, kind: str, observed_at: str, rows: TableRow
     roster = parse_roster(rows_from_table(rows), today=dt.date.fromisoformat(observed_at[:10]))
     return Snapshot(source=source, kind=kind, observed_at=observed_at, file_name=None,
                     sha256=sha256_hex(content), size=len(content), roster=roster,
-                    provenance=dict(provenance or {}), content=content)
+                    provenance=dict(provenance or {}), content=content, format="html-table")
 
 
 def _cells(table: Tag, base: str | None) -> TableRows:

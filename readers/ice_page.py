@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Iterator
 
-from bs4 import BeautifulSoup, Tag
 from watch287g.core import normalize as norm
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 KINDS = ("participating", "pending")
 _KIND_WORDS = {
@@ -66,6 +69,10 @@ class IcePage:
 
 
 def soup_of(html: bytes | str) -> BeautifulSoup:
+    # bs4 (with soupsieve) loads only when a page is parsed: a check whose
+    # page answers 304 Not Modified never needs it.
+    from bs4 import BeautifulSoup
+
     return BeautifulSoup(html, "lxml")
 
 
@@ -80,9 +87,8 @@ def read_page(soup: BeautifulSoup, url: str) -> IcePage:
     base = base_url(soup, url)
     by_text: dict[str, Tag] = {}
     by_heading: dict[str, Tag] = {}
-    for anchor in soup.find_all("a", href=True):
-        if anchor.find_parent("table") is not None:
-            continue  # the HTML-table era's MOA links
+    heading_kinds: dict[int, str | None] = {}     # id(heading) -> the list it names, read once
+    for anchor, heading in anchors_outside_tables(soup):
         href = absolute_url(base, anchor["href"])
         if href is None:
             continue
@@ -91,9 +97,11 @@ def read_page(soup: BeautifulSoup, url: str) -> IcePage:
         if kind and not _OTHER_DOCUMENT.search(text):
             by_text.setdefault(kind, anchor)
             continue
-        if _is_list_address(href) and _GENERIC_TEXT.search(text) and not _OTHER_DOCUMENT.search(text):
-            heading = anchor.find_previous(_HEADINGS)
-            kind = _kind_named(norm.clean_text(heading.get_text(" "))) if heading else None
+        if heading is not None and _is_list_address(href) and _GENERIC_TEXT.search(text) \
+                and not _OTHER_DOCUMENT.search(text):
+            if id(heading) not in heading_kinds:
+                heading_kinds[id(heading)] = _kind_named(norm.clean_text(heading.get_text(" ")))
+            kind = heading_kinds[id(heading)]
             if kind:
                 by_heading.setdefault(kind, anchor)
     for kind in KINDS:
@@ -106,12 +114,41 @@ def read_page(soup: BeautifulSoup, url: str) -> IcePage:
     return page
 
 
+_TABLE_END = object()   # marks, in the walk below, where a table's content ends
+
+
+def anchors_outside_tables(soup: BeautifulSoup) -> Iterator[tuple[Tag, Tag | None]]:
+    """Each link (``<a href>``) outside any table, in document order, with
+    the last heading before it. One walk over the document: a page with
+    thousands of links costs no more per link than a page with ten (looking
+    back from each link for its heading made ICE-sized pages quadratic).
+    Tables are skipped because the HTML-table era's MOA links live there."""
+    from bs4 import Tag     # loaded with the soup already (see soup_of)
+
+    heading: Tag | None = None
+    tables_open = 0
+    todo: list = list(reversed(soup.contents))
+    while todo:
+        node = todo.pop()
+        if node is _TABLE_END:
+            tables_open -= 1
+            continue
+        if not isinstance(node, Tag):
+            continue
+        if node.name in _HEADINGS:
+            heading = node
+        elif node.name == "table":
+            tables_open += 1
+            todo.append(_TABLE_END)
+        elif node.name == "a" and node.get("href") is not None and not tables_open:
+            yield node, heading
+        todo.extend(reversed(node.contents))
+
+
 def as_of_before(element: Tag) -> str | None:
     """The "As of <date>, ICE has …" sentence nearest before ``element``,
     within its section (the search stops at the section's heading)."""
-    for count, text in enumerate(element.find_all_previous(string=True)):
-        if count >= _PREVIOUS_STRINGS_SEARCHED:
-            return None
+    for text in element.find_all_previous(string=True, limit=_PREVIOUS_STRINGS_SEARCHED):
         parent = text.parent
         if parent is not None and parent.name in _HEADINGS:
             return None

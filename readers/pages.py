@@ -13,12 +13,14 @@ import difflib
 import hashlib
 import urllib.parse
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from bs4 import BeautifulSoup, Tag
-from soupsieve import SelectorSyntaxError
 from watch287g.core import events as ev
 from watch287g.core import normalize as norm
 from watch287g.readers.ice_page import absolute_url, base_url
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 DOCUMENT_SUFFIXES = (".pdf", ".xlsx", ".xls", ".docx", ".doc", ".csv")
 # When no selector is configured: the page's <main>, else its body without
@@ -82,7 +84,7 @@ def diff(old: dict, new: PageContent) -> dict | None:
 
 
 def change_event(source: str, url: str, final_url: str, observed_at: str, title: str | None,
-                 change: dict) -> dict:
+                 change: dict) -> ev.PageEvent:
     """The ``page.changed`` event for a change found by ``diff``."""
     summary = describe(change)
     return {
@@ -112,6 +114,8 @@ def describe(change: dict) -> str:
 
 def _main_content(soup: BeautifulSoup, selector: str | None) -> Tag:
     if selector:
+        from soupsieve import SelectorSyntaxError   # loaded by bs4 with the soup already
+
         try:
             found = soup.select_one(selector)
         except SelectorSyntaxError as err:

@@ -1,9 +1,13 @@
 """A minimal, safe SpreadsheetML (.xlsx) reader: the first worksheet's cells and hyperlinks.
 
-Why not openpyxl: its full mode costs ~43 ms per ICE workbook (the replay of
-~400 archived lists would blow its 15 s budget) and its fast read-only mode
-drops cell hyperlinks, the only place ICE keeps MOA addresses. This reads just
-the parts a list needs with ``zipfile`` and lxml, under hard size limits.
+Why not openpyxl: its full mode costs ~140 ms per ICE workbook and its fast
+read-only mode drops cell hyperlinks, the only place ICE keeps MOA addresses.
+Why not python-calamine (Rust, about 3x faster than this): it reads error
+cells (#N/A) and formulas without a cached value as "", trims text, and
+allocates a sheet's whole grid, so two far-apart cells in a 2 KB file abort
+the process. This reads just the parts a list needs with ``zipfile`` and
+lxml, under hard size limits, and reports every cell as openpyxl does; the
+sheetData of Excel's own plain form goes through a faster tokeniser.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Generator, Iterable, Iterator
+from typing import Generator, Iterable, Iterator, Mapping
 
 from lxml import etree
+from watch287g.core.sizes import human_size
 
 __all__ = ["Cell", "Limits", "WorkbookError", "read_first_sheet"]
 
@@ -29,7 +34,15 @@ _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationsh
 _ROW, _C, _V, _IS, _T, _RUN = (_MAIN + tag for tag in ("row", "c", "v", "is", "t", "r"))
 _HYPERLINK, _SHEET, _WORKBOOK_PR = (_MAIN + tag for tag in ("hyperlink", "sheet", "workbookPr"))
 _NUM_FMTS, _CELL_XFS, _SI = (_MAIN + tag for tag in ("numFmts", "cellXfs", "si"))
+_WORKSHEET, _SHEET_DATA, _HYPERLINKS = (_MAIN + tag for tag in ("worksheet", "sheetData", "hyperlinks"))
+_WORKBOOK, _SHEETS, _SST, _STYLE_SHEET = (_MAIN + tag for tag in ("workbook", "sheets", "sst", "styleSheet"))
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationships"
+
+# What a part's reader wants from it: for the root and for each container
+# directly under the root, the tags of the children to hand over. Everything
+# a list needs sits at one of those two depths (sheetData/row,
+# hyperlinks/hyperlink, sst/si...), so no part is ever searched deeper.
+Wanted = Mapping[str, frozenset[str]]
 
 _WORKBOOK_PART = "xl/workbook.xml"
 _XML_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -102,17 +115,25 @@ class Limits:
     max_member_bytes: int = 100 * 1024 * 1024  # declared uncompressed size of any one member read
     max_total_bytes: int = 200 * 1024 * 1024  # sum of declared uncompressed sizes of members read
     max_ratio: int = 200  # uncompressed/compressed ratio per member (zip bomb)
+    # Data rows: rows with a value after the first one, which is the header
+    # (config: [crawl] max_list_rows).
     max_rows: int = 100_000
     max_cols: int = 200
 
 
 _EMPTY = Cell(None)
+# Every blank row of a result is this one list: results are read-only.
+_BLANK_ROW: list[Cell] = []
+_MAX_SHEET_ROWS = 1_048_576  # Excel's last row: a reference past it is not a cell
+_SHEET_WANTED: Wanted = {_WORKSHEET: frozenset(), _SHEET_DATA: frozenset([_ROW]),
+                         _HYPERLINKS: frozenset([_HYPERLINK])}
 
 
 def read_first_sheet(data: bytes, limits: Limits = Limits()) -> list[list[Cell]]:
     """Rows of the workbook's first worksheet (in workbook order), as a dense
     list: ``rows[i]`` is sheet row i+1, each row a list of Cell by column with
     gaps filled by Cell(None); empty rows are [] and trailing ones dropped.
+    The lists are the caller's to read, not to change (empty rows share one).
 
     Raises WorkbookError for anything unreadable or unsafe, never another
     exception type: callers quarantine a refused file instead of crashing.
@@ -128,10 +149,10 @@ def read_first_sheet(data: bytes, limits: Limits = Limits()) -> list[list[Cell]]
 def _read_first_sheet(data: bytes, limits: Limits) -> list[list[Cell]]:
     package = _Package(data, limits)
     book = _read_book(package)
-    rows, links = _read_sheet(package.read(book.sheet_part), book, limits)
+    grid, links = _read_sheet(package.read(book.sheet_part), book, limits)
     if links:
-        _apply_hyperlinks(rows, links, _external_targets(package, book.sheet_part), limits)
-    return rows
+        _apply_hyperlinks(grid, links, _external_targets(package, book.sheet_part), limits)
+    return grid.rows
 
 
 # --- the zip container -------------------------------------------------------
@@ -181,15 +202,15 @@ class _Package:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise WorkbookError(f"zip member {name} uses unsupported compression method {info.compress_type}")
         if info.file_size > limits.max_member_bytes:
-            raise WorkbookError(f"zip member {name} too large: declares {info.file_size} bytes "
-                                f"(limit {limits.max_member_bytes})")
+            raise WorkbookError(f"zip member {name} too large: declares {human_size(info.file_size)} "
+                                f"(limit {human_size(limits.max_member_bytes)})")
         if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             ratio = info.file_size / max(info.compress_size, 1)
             raise WorkbookError(f"zip member {name} looks like a zip bomb: compression ratio "
                                 f"{ratio:.0f}:1 (limit {limits.max_ratio}:1)")
         self._total += info.file_size
         if self._total > limits.max_total_bytes:
-            raise WorkbookError(f"workbook too large: parts read declare over {limits.max_total_bytes} bytes")
+            raise WorkbookError(f"workbook too large: parts read declare over {human_size(limits.max_total_bytes)}")
 
 
 def _refuse_non_zip(data: bytes, limits: Limits) -> None:
@@ -198,7 +219,7 @@ def _refuse_non_zip(data: bytes, limits: Limits) -> None:
     if not data:
         raise WorkbookError("not an xlsx workbook (empty file)")
     if len(data) > limits.max_file_bytes:
-        raise WorkbookError(f"file too large: {len(data)} bytes (limit {limits.max_file_bytes})")
+        raise WorkbookError(f"file too large: {human_size(len(data))} (limit {human_size(limits.max_file_bytes)})")
     if data.lstrip(b"\xef\xbb\xbf \t\r\n\x0c").startswith(b"<"):
         raise WorkbookError("not an xlsx workbook (looks like an HTML page)")
     if data.startswith(_OLE_MAGIC):
@@ -216,9 +237,8 @@ def _guess_package(names: list[str]) -> str:
 
 # --- XML --------------------------------------------------------------------
 
-
-def _stream(content: bytes, part: str, root_tag: str, keep: frozenset[str]) -> Iterator[etree._Element]:
-    """Completed elements whose tag is in ``keep``, in document order.
+def _elements(content: bytes, part: str, root_tag: str, wanted: Wanted) -> Iterator[etree._Element]:
+    """The wanted elements of a part, complete and in document order.
 
     A DTD is refused (a workbook part never needs one; entities are never
     expanded meanwhile), and so is a part whose root is not ``root_tag``.
@@ -228,24 +248,39 @@ def _stream(content: bytes, part: str, root_tag: str, keep: frozenset[str]) -> I
     if b"<!DOCTYPE" in content:
         raise _dtd_refused(part)
     if len(content) > _TREE_MAX_BYTES:
-        root = yield from _stream_large(content, part, root_tag, keep)
-    else:
-        # A whole tree parses ~30% faster than a pull parser, and at this
-        # size costs at most ~50 MB.
-        try:
-            root = etree.fromstring(content, etree.XMLParser(**_XML_OPTIONS))
-        except etree.XMLSyntaxError as exc:
-            raise WorkbookError(f"malformed XML in {part}: {exc}") from exc
-        _check_root(root, part, root_tag)
-    yield from _drain(root, keep, final=True)
+        yield from _stream_large(content, part, root_tag, wanted)
+        return
+    # A whole tree parses ~30% faster than a pull parser, and at this size
+    # costs at most ~50 MB.
+    try:
+        root = etree.fromstring(content, etree.XMLParser(**_XML_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise WorkbookError(f"malformed XML in {part}: {exc}") from exc
+    _check_root(root, part, root_tag)
+    yield from _complete(root, len(root), wanted)
 
 
-def _stream_large(content: bytes, part: str, root_tag: str,
-                  keep: frozenset[str]) -> Generator[etree._Element, None, etree._Element]:
+def _complete(root: etree._Element, count: int, wanted: Wanted) -> Iterator[etree._Element]:
+    """The wanted elements among the root's first ``count`` children (all
+    complete) and their children: two flat loops, nothing deleted."""
+    top = wanted[root.tag]
+    for child in root[:count] if count < len(root) else root:
+        tag = child.tag
+        if tag in top:
+            yield child
+            continue
+        items = wanted.get(tag)
+        if items:
+            for item in child:
+                if item.tag in items:
+                    yield item
+
+
+def _stream_large(content: bytes, part: str, root_tag: str, wanted: Wanted) -> Iterator[etree._Element]:
     """Feed a pull parser in chunks and, after each chunk, hand over and
-    delete every completed element, so memory stays flat whatever the part
+    delete every complete element, so memory stays flat whatever the part
     holds (iterparse's tag filter would let unwanted elements, say a padded
-    mergeCells, pile up). Returns the root, holding what is left to drain."""
+    mergeCells, pile up)."""
     parser = etree.XMLPullParser(events=("start",), tag=root_tag, **_XML_OPTIONS)
     root = pending = None
     pending_since = 0
@@ -259,38 +294,58 @@ def _stream_large(content: bytes, part: str, root_tag: str,
                         raise _unexpected_root(part, root_tag)
                     continue
                 _check_root(root, part, root_tag)
-            open_kept = yield from _drain(root, keep, final=False)
-            if open_kept is not pending:
-                pending, pending_since = open_kept, offset
+            # Only the root's last child can still be open.
+            done = len(root) - 1
+            if done > 0:
+                yield from _complete(root, done, wanted)
+                del root[:done]
+            open_wanted = yield from _drain_open(root, wanted)
+            if open_wanted is not pending:
+                pending, pending_since = open_wanted, offset
             elif pending is not None and offset - pending_since > _MAX_ELEMENT_BYTES:
-                raise WorkbookError(f"XML element too large in {part}: over {_MAX_ELEMENT_BYTES} bytes")
+                raise WorkbookError(f"XML element too large in {part}: over {human_size(_MAX_ELEMENT_BYTES)}")
         parser.close()
     except etree.XMLSyntaxError as exc:
         raise WorkbookError(f"malformed XML in {part}: {exc}") from exc
     if root is None:
         raise _unexpected_root(part, root_tag)
-    return root
+    yield from _complete(root, len(root), wanted)
 
 
-def _drain(node: etree._Element, keep: frozenset[str],
-           final: bool) -> Generator[etree._Element, None, etree._Element | None]:
-    """Yield the kept elements among ``node``'s completed children (and their
-    descendants), then delete those children. While parsing, only the last
-    child can still be open: descend into it, or return it if it is kept."""
-    count = len(node) if final else len(node) - 1
-    if count > 0:
-        for child in node[:count]:
-            if child.tag in keep:
-                yield child
-            elif len(child):
-                yield from _drain(child, keep, final=True)
-        del node[:count]
-    if final or not len(node):
+def _drain_open(root: etree._Element, wanted: Wanted) -> Generator[etree._Element, None, etree._Element | None]:
+    """While parsing: hand over and delete what is complete inside the root's
+    last child, which may still be open. Returns the wanted element still
+    open, if any (the caller bounds how long it may stay open)."""
+    if not len(root):
         return None
-    last = node[-1]
-    if last.tag in keep:
+    last = root[-1]
+    if last.tag in wanted[root.tag]:
         return last
-    return (yield from _drain(last, keep, final=False))
+    items = wanted.get(last.tag)
+    if not items:
+        _prune(last)
+        return None
+    done = len(last) - 1
+    if done > 0:
+        for item in last[:done]:
+            if item.tag in items:
+                yield item
+        del last[:done]
+    if not len(last):
+        return None
+    if last[-1].tag in items:
+        return last[-1]
+    _prune(last[-1])
+    return None
+
+
+def _prune(node: etree._Element) -> None:
+    """Delete the complete descendants of an open element nobody reads: at
+    each level all children but the last, which may still be open."""
+    while len(node):
+        if len(node) > 1:
+            del node[:-1]
+        node = node[0]
 
 
 def _check_root(root: etree._Element, part: str, root_tag: str) -> None:
@@ -312,7 +367,7 @@ def _relationships(package: _Package, part: str) -> Iterator[etree._Element]:
     """The Relationship elements of ``part``'s .rels, if it has one."""
     rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
     if package.has(rels):
-        yield from _stream(package.read(rels), rels, _RELATIONSHIPS, frozenset([_REL]))
+        yield from _elements(package.read(rels), rels, _RELATIONSHIPS, {_RELATIONSHIPS: frozenset([_REL])})
 
 
 def _resolve(source_part: str, target: str) -> str:
@@ -359,7 +414,8 @@ def _read_workbook(content: bytes) -> tuple[list[str], bool]:
     """Relationship ids of the sheets in workbook order, and the date system."""
     sheet_ids: list[str] = []
     date1904 = False
-    for elem in _stream(content, _WORKBOOK_PART, _MAIN + "workbook", frozenset([_SHEET, _WORKBOOK_PR])):
+    wanted = {_WORKBOOK: frozenset([_WORKBOOK_PR]), _SHEETS: frozenset([_SHEET])}
+    for elem in _elements(content, _WORKBOOK_PART, _WORKBOOK, wanted):
         if elem.tag == _SHEET:
             sheet_ids.append(elem.get(_R_ID, ""))
         else:
@@ -368,7 +424,7 @@ def _read_workbook(content: bytes) -> tuple[list[str], bool]:
 
 
 def _read_shared_strings(content: bytes, part: str) -> list[str]:
-    return [_text_of(si) for si in _stream(content, part, _MAIN + "sst", frozenset([_SI]))]
+    return [_text_of(si) for si in _elements(content, part, _SST, {_SST: frozenset([_SI])})]
 
 
 def _text_of(string_item: etree._Element) -> str:
@@ -405,7 +461,7 @@ def _read_date_styles(content: bytes, part: str) -> frozenset[str]:
     date_styles: set[str] = set()
     # numFmt elements also occur inside <dxfs> (conditional formats): only
     # the <numFmts> table defines the ids cellXfs refer to.
-    for elem in _stream(content, part, _MAIN + "styleSheet", frozenset([_NUM_FMTS, _CELL_XFS])):
+    for elem in _elements(content, part, _STYLE_SHEET, {_STYLE_SHEET: frozenset([_NUM_FMTS, _CELL_XFS])}):
         if elem.tag == _NUM_FMTS:
             custom.update((int(fmt.get("numFmtId", "0")), fmt.get("formatCode", ""))
                           for fmt in elem.iterchildren(_MAIN + "numFmt"))
@@ -425,34 +481,180 @@ def _is_date_code(code: str) -> bool:
 # --- the worksheet ----------------------------------------------------------
 
 
-def _read_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[list[list[Cell]], list[tuple[str, str]]]:
+def _read_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Grid, list[tuple[str, str]]]:
     """Cells by row, and the (ref, relationship id) of each external hyperlink."""
-    rows: list[list[Cell]] = []
+    if b"<!DOCTYPE" in content:
+        raise _dtd_refused(book.sheet_part)
+    plain = _read_plain_sheet(content, book, limits)
+    if plain is not None:
+        return plain
+    grid = _Grid(limits)
     links: list[tuple[str, str]] = []
     # ICE's lists repeat the same few values (state, model, "link") thousands
     # of times: one shared Cell per distinct raw value saves most of the work.
-    # Keys: a shared string's index (str), else a (type, text) tuple.
     memo: dict[object, Cell] = {}
     row_number = 0
-    for elem in _stream(content, book.sheet_part, _MAIN + "worksheet", frozenset([_ROW, _HYPERLINK])):
+    for elem in _elements(content, book.sheet_part, _WORKSHEET, _SHEET_WANTED):
+        if elem.tag == _ROW:
+            number = elem.get("r")
+            row_number = int(number) if number else row_number + 1
+            cells = _read_row(elem, book, memo, limits)
+            if cells:
+                grid.add_row(row_number, cells)
+        else:
+            _add_link(links, elem)
+    return grid, links
+
+
+def _add_link(links: list[tuple[str, str]], hyperlink: etree._Element) -> None:
+    rid = hyperlink.get(_R_ID)
+    if rid:  # location-only links point inside the workbook
+        links.append((hyperlink.get("ref", ""), rid))
+
+
+# Excel writes sheetData in one plain form: <row r=..> elements holding
+# <c r="B7" s=".." t=".."> cells, each empty or with a <v> after an optional
+# <f>, no entities. Tokenising exactly that form with one regular expression
+# reads a list's cells more than twice as fast as building lxml's tree of them.
+# Only the sheetData is read so; the rest of the part still goes through lxml
+# (root, namespaces, encoding, well-formedness, hyperlinks). Anything outside
+# the form (inline strings, a formula with no cached value, an entity, another
+# attribute on a cell, a prefix, more than _TREE_MAX_BYTES outside the
+# sheetData) sends the whole part to the general reader, which reads every form.
+_SHEET_DATA_OPEN, _SHEET_DATA_CLOSE, _SHEET_DATA_EMPTY = b"<sheetData>", b"</sheetData>", b"<sheetData/>"
+# Character data lxml would report unchanged: no markup, no entity, no CR
+# (XML turns CR LF into LF) and no character XML forbids.
+_PLAIN_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
+_PLAIN_TOKEN = re.compile(
+    # a cell: column letters, style, type, value
+    r'<c r="([A-Z]{1,3})[0-9]{1,7}"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
+    r"(?:/>|>(?:<f>" + _PLAIN_TEXT + r"</f>)?<v>(" + _PLAIN_TEXT + r")</v></c>)"
+    # a row's start (or a whole empty row): "row", its attributes, "/" if empty
+    r'|<(row)((?: (?!xmlns)[A-Za-z_][\w.:-]*="[^"<&]*")*)(/?)>'
+    # a row's end; whitespace between elements; anything else
+    r"|(</row>)|[ \t\n]+|(.)", re.DOTALL)
+_ROW_NUMBER = re.compile(r'(?<![^ ])r="([0-9]{1,7})"')
+_PLAIN_REST_WANTED: Wanted = {_WORKSHEET: frozenset([_SHEET_DATA]), _HYPERLINKS: frozenset([_HYPERLINK])}
+
+
+def _read_plain_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Grid, list[tuple[str, str]]] | None:
+    """The sheet read through the fast path, or None if it is not in the plain form."""
+    start = content.find(_SHEET_DATA_OPEN)
+    end = content.rfind(_SHEET_DATA_CLOSE)
+    if start < 0 or end < start or content.count(b"<sheetData") != 1 or content.count(_SHEET_DATA_CLOSE) != 1:
+        return None
+    rest = content[:start] + _SHEET_DATA_EMPTY + content[end + len(_SHEET_DATA_CLOSE):]
+    if len(rest) > _TREE_MAX_BYTES:
+        return None
+    try:
+        root = etree.fromstring(rest, etree.XMLParser(**_XML_OPTIONS))
+    except etree.XMLSyntaxError:
+        return None  # the general reader gives the precise error
+    _check_root(root, book.sheet_part, _WORKSHEET)
+    if root.getroottree().docinfo.encoding.upper() != "UTF-8":
+        return None
+    links: list[tuple[str, str]] = []
+    placeholders = 0
+    for elem in _complete(root, len(root), _PLAIN_REST_WANTED):
         if elem.tag == _HYPERLINK:
-            rid = elem.get(_R_ID)
-            if rid:  # location-only links point inside the workbook
-                links.append((elem.get("ref", ""), rid))
-            continue
-        number = elem.get("r")
-        row_number = int(number) if number else row_number + 1
-        cells = _read_row(elem, book, memo, limits)
-        if cells:
-            _check_row(row_number, limits)
-            row = _row_at(rows, row_number)
-            if row:  # a repeated row number: merge, as Excel would show one row
-                for column, cell in enumerate(cells, 1):
-                    if cell is not _EMPTY:
-                        _put(row, column, cell)
+            _add_link(links, elem)
+        else:
+            placeholders += 1
+    if placeholders != 1:
+        return None  # the sheetData is not the worksheet's own child in the main namespace
+    try:
+        grid = _read_plain_sheet_data(content, start + len(_SHEET_DATA_OPEN), end, book, limits)
+    except UnicodeDecodeError:
+        return None
+    return None if grid is None else (grid, links)
+
+
+def _plain_tokens(content: bytes, start: int, end: int) -> Iterator[tuple[str, ...]]:
+    """The tokens of content[start:end], a slice of about _CHUNK_BYTES ending
+    after a </row> at a time, so a long list never holds more than one slice's
+    tokens. Raises UnicodeDecodeError for bytes that are not UTF-8."""
+    while start < end:
+        cut = content.find(b"</row>", start + _CHUNK_BYTES, end)
+        cut = end if cut < 0 else cut + len("</row>")
+        yield from _PLAIN_TOKEN.findall(content[start:cut].decode("utf-8"))
+        start = cut
+
+
+def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, limits: Limits) -> _Grid | None:
+    grid = _Grid(limits)
+    memo: dict[object, Cell] = {}
+    row_number = 0
+    cells: list[Cell] | None = None  # the open row's
+    for letters, style, kind, text, row_start, attributes, empty, row_end, other in _plain_tokens(content, start, end):
+        if letters:
+            if cells is None:
+                return None  # a cell outside a row
+            if not text:
+                continue  # formatting only, or an empty value
+            column = _COLUMNS.get(letters) or _letters_to_number(letters)
+            cell = _cached_cell(memo, book, kind, text, style)
+            if column == len(cells) + 1:
+                cells.append(cell)
             else:
-                rows[row_number - 1] = cells
-    return rows, links
+                _put(cells, column, cell)
+        elif row_start:
+            number = _ROW_NUMBER.findall(attributes)
+            if cells is not None or len(number) > 1:
+                return None  # a row inside a row, or a row numbered twice
+            row_number = int(number[0]) if number else row_number + 1
+            if not empty:
+                cells = []
+        elif row_end:
+            if cells is None:
+                return None
+            _check_column(len(cells), limits)
+            if cells:
+                grid.add_row(row_number, cells)
+            cells = None
+        elif other:
+            return None
+    return grid if cells is None else None
+
+
+class _Grid:
+    """The sheet's rows, dense: ``rows[i]`` is sheet row i+1. Blank rows
+    share one empty list until written, so a far-off row costs a pointer per
+    row skipped, not a list. Counts the rows that hold a value against the
+    data-row limit as they fill."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.rows: list[list[Cell]] = []
+        self._limits = limits
+        self._filled = 0
+
+    def add_row(self, number: int, cells: list[Cell]) -> None:
+        row = self._slot(number)
+        if row:  # a repeated row number: merge, as Excel would show one row
+            for column, cell in enumerate(cells, 1):
+                if cell is not _EMPTY:
+                    _put(row, column, cell)
+        else:
+            self._fill(number, cells)
+
+    def writable_row(self, number: int) -> list[Cell]:
+        """Row ``number``, to put cells in (a blank row becomes a filled one)."""
+        return self._slot(number) or self._fill(number, [])
+
+    def _slot(self, number: int) -> list[Cell]:
+        if not 0 < number <= _MAX_SHEET_ROWS:
+            raise WorkbookError(f"bad row number {number}")
+        missing = number - len(self.rows)
+        if missing > 0:
+            self.rows.extend([_BLANK_ROW] * missing)
+        return self.rows[number - 1]
+
+    def _fill(self, number: int, cells: list[Cell]) -> list[Cell]:
+        self._filled += 1
+        # The first row with a value is the header; every later one is a data row.
+        if self._filled - 1 > self._limits.max_rows:
+            raise WorkbookError(f"sheet too large: more than {self._limits.max_rows} data rows")
+        self.rows[number - 1] = cells
+        return cells
 
 
 def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
@@ -462,7 +664,6 @@ def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
     last child (after any <f>), cells in column order."""
     cells: list[Cell] = []
     column = 0
-    date_styles = book.date_styles
     # Plain iteration is twice as fast as iterchildren(_C); the only other
     # children a row may have (extLst, comments) carry no r= and no <v>.
     for c in row:
@@ -480,17 +681,7 @@ def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
             text = value.text
             if not text:
                 continue
-            kind = c.get("t")
-            if kind == "s":  # most cells: keyed by the string's index alone
-                cell = memo.get(text)
-                if cell is None:
-                    cell = memo[text] = Cell(_value(kind, text, book))
-            else:
-                # Numbers are keyed by whether their style shows a date, others by type.
-                key = (kind, text) if kind and kind != "n" else (c.get("s") in date_styles, text)
-                cell = memo.get(key)
-                if cell is None:
-                    cell = memo[key] = Cell(_value(key[0], text, book))
+            cell = _cached_cell(memo, book, c.get("t"), text, c.get("s"))
         else:
             cell = _read_other_cell(c, book)
             if cell is None:
@@ -517,6 +708,22 @@ def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
     if not kind or kind == "n":
         return Cell(_value(c.get("s") in book.date_styles, text, book))
     return Cell(_value(kind, text, book))
+
+
+def _cached_cell(memo: dict[object, Cell], book: _Book, kind: str | None, text: str, style: str | None) -> Cell:
+    """The Cell of a <v> value, shared by every cell with the same raw value.
+    Keys: a shared string's index (most cells) alone; a number's text with
+    whether its style shows a date; any other value's text with its type."""
+    if kind == "s":
+        cell = memo.get(text)
+        if cell is None:
+            cell = memo[text] = Cell(_value(kind, text, book))
+        return cell
+    key = (kind, text) if kind and kind != "n" else (style in book.date_styles, text)
+    cell = memo.get(key)
+    if cell is None:
+        cell = memo[key] = Cell(_value(key[0], text, book))
+    return cell
 
 
 def _value(kind: object, text: str, book: _Book) -> Value:
@@ -586,22 +793,9 @@ _COLUMNS = {name: number for number, name in enumerate(
     [chr(65 + i) for i in range(26)] + [chr(65 + i) + chr(65 + j) for i in range(26) for j in range(26)], 1)}
 
 
-def _check_row(row_number: int, limits: Limits) -> None:
-    if row_number < 1:
-        raise WorkbookError(f"bad row number {row_number}")
-    if row_number > limits.max_rows:
-        raise WorkbookError(f"sheet too large: more than {limits.max_rows} rows")
-
-
 def _check_column(column: int, limits: Limits) -> None:
     if column > limits.max_cols:
         raise WorkbookError(f"sheet too large: more than {limits.max_cols} columns")
-
-
-def _row_at(rows: list[list[Cell]], row_number: int) -> list[Cell]:
-    while len(rows) < row_number:
-        rows.append([])
-    return rows[row_number - 1]
 
 
 def _put(row: list[Cell], column: int, cell: Cell) -> None:
@@ -620,8 +814,8 @@ def _external_targets(package: _Package, sheet_part: str) -> dict[str, str]:
             if rel.get("TargetMode") == "External"}
 
 
-def _apply_hyperlinks(rows: list[list[Cell]], links: Iterable[tuple[str, str]],
-                      targets: dict[str, str], limits: Limits) -> None:
+def _apply_hyperlinks(grid: _Grid, links: Iterable[tuple[str, str]], targets: dict[str, str],
+                      limits: Limits) -> None:
     """Set each linked cell's hyperlink, creating the cell if it has no value."""
     # Overlapping ranges must not multiply the work past the largest sheet allowed.
     budget = limits.max_rows * limits.max_cols
@@ -630,18 +824,19 @@ def _apply_hyperlinks(rows: list[list[Cell]], links: Iterable[tuple[str, str]],
         if target is None:
             continue  # dangling or internal relationship: no address to report
         first_row, first_col, last_row, last_col = _range(ref)
-        _check_row(last_row, limits)
         _check_column(last_col, limits)
         budget -= (last_row - first_row + 1) * (last_col - first_col + 1)
         if budget < 0:
             raise WorkbookError("sheet too large: too many hyperlinked cells")
+        linked_blank = Cell(None, target)
         for row_number in range(first_row, last_row + 1):
-            row = _row_at(rows, row_number)
+            row = grid.writable_row(row_number)
             for column in range(first_col, last_col + 1):
-                if column <= len(row):
-                    row[column - 1] = Cell(row[column - 1].value, target)
+                if column > len(row):
+                    _put(row, column, linked_blank)
                 else:
-                    _put(row, column, Cell(None, target))
+                    value = row[column - 1].value
+                    row[column - 1] = linked_blank if value is None else Cell(value, target)
 
 
 def _range(ref: str) -> tuple[int, int, int, int]:

@@ -9,13 +9,15 @@ chain goes on, so the check always reaches the pipeline whole. Requests are
 chained rather than fired together so that a site only ever sees one request
 at a time from us (with DOWNLOAD_DELAY between them).
 
-Spiders get two arguments from ``watch287g check``: ``run`` (the check run:
-settings from the config, what earlier checks remembered, where results go)
-and ``sources`` (the configured sources of the spider's type).
+Spiders get three arguments from ``watch287g check``: ``sources`` (the
+configured sources of the spider's type), ``remembered`` (what earlier checks
+kept per (source, role): address, validators, the page's reading) and
+``collected`` (the list the pipeline appends each finished check to).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 from http import HTTPStatus
@@ -32,7 +34,9 @@ from scrapy.exceptions import (
 )
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
-from watch287g.core.records import Fetch, Source, SourceCheck, utc_now
+from watch287g.core.records import Fetch, Source, SourceCheck, sha256_hex
+from watch287g.core.sizes import human_size
+from watch287g.core.timeutil import now_iso
 
 # Every status reaches the callbacks, which turn errors into a failed check;
 # 3xx stays out of the list so RedirectMiddleware still follows redirects.
@@ -41,6 +45,8 @@ _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<\?xml[^>]*>\s
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([\w!#$%&+^`{}~-]+)'[^']*'([^;\s]+)", re.I)
 _FILENAME = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.I)
 _MAX_FILE_NAME = 200
+# One line per source as its check starts (`watch287g check` shows these).
+progress = logging.getLogger("watch287g.check")
 
 
 class BaseSpider(scrapy.Spider):
@@ -48,15 +54,18 @@ class BaseSpider(scrapy.Spider):
 
     source_type: str = ""
 
-    def __init__(self, run=None, sources: list[Source] | None = None, **kwargs) -> None:
+    def __init__(self, sources: list[Source] | None = None, remembered: dict | None = None,
+                 collected: list | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run = run
         self.sources = list(sources or [])
+        self.remembered: dict[tuple[str, str], dict] = remembered or {}
+        self.collected: list[SourceCheck] = collected if collected is not None else []
         self.open_checks: dict[str, SourceCheck] = {}
 
     async def start(self):
         for source in self.sources:
-            check = SourceCheck(source=source, started_at=utc_now())
+            progress.info("checking %s: %s", source.name, source.url)
+            check = SourceCheck(source=source, started_at=now_iso())
             self.open_checks[source.name] = check
             yield self.request(check, "page", source.url, self.parse_page)
 
@@ -84,7 +93,7 @@ class BaseSpider(scrapy.Spider):
         if check.steps:
             yield check.steps.pop(0)
             return
-        check.finished_at = utc_now()
+        check.finished_at = now_iso()
         self.open_checks.pop(check.source.name, None)
         yield check
 
@@ -94,7 +103,7 @@ class BaseSpider(scrapy.Spider):
         check = request.cb_kwargs["check"]
         role = request.meta["role"]
         message = self.failure_message(failure.value, request)
-        check.fetched.append(Fetch(role=role, url=request.url, fetched_at=utc_now(), error=message))
+        check.fetched.append(Fetch(role=role, url=request.url, fetched_at=now_iso(), error=message))
         check.failures.append(f"{role}: {message}")
         yield from self.advance(check)
 
@@ -105,22 +114,33 @@ class BaseSpider(scrapy.Spider):
         status is also recorded as a failure of the check."""
         headers = response.headers
         fetch = Fetch(
-            role=role, url=url or response.request.url, fetched_at=utc_now(), status=response.status,
+            role=role, url=url or response.request.url, fetched_at=now_iso(), status=response.status,
             final_url=response.url, size=len(response.body), etag=_header(headers, b"ETag"),
             last_modified=_header(headers, b"Last-Modified"), content_type=_header(headers, b"Content-Type"),
         )
+        if response.status == 200 and role == "page":
+            fetch.sha256 = sha256_hex(response.body)
         check.fetched.append(fetch)
         if response.status not in (200, 304):
             fetch.error = f"HTTP {response.status} {_reason(response.status)} from {response.url}"
             check.failures.append(f"{role}: {fetch.error}")
         return fetch
 
+    def provenance(self, check: SourceCheck, fetch: Fetch, file_url: str, **extra) -> dict:
+        """Where a list came from, as its snapshot keeps it: the page, the
+        file's address before and after redirects, the HTTP exchange."""
+        return {"page_url": check.source.url, "file_url": file_url, "final_url": fetch.final_url,
+                "http_status": fetch.status, "etag": fetch.etag, "last_modified": fetch.last_modified,
+                "fetched_at": fetch.fetched_at, **extra}
+
     def remember(self, check: SourceCheck, fetch: Fetch, record: dict | None = None) -> None:
         """Keep a page's validators (and what it said) for the next check's
         conditional request. Only the server's own ETag/Last-Modified are
-        echoed back; without them the next request is unconditional."""
+        echoed back; without them the next request is unconditional, and
+        the body's sha256 and final address tell whether it changed."""
         check.remember.append({"role": fetch.role, "url": fetch.url, "etag": fetch.etag,
-                               "last_modified": fetch.last_modified, "record": record})
+                               "last_modified": fetch.last_modified, "sha256": fetch.sha256,
+                               "final_url": fetch.final_url, "record": record})
 
     def failure_message(self, error: BaseException, request: scrapy.Request) -> str:
         tries = request.meta.get("retry_times", 0) + 1
@@ -137,7 +157,7 @@ class BaseSpider(scrapy.Spider):
             return f"cannot connect to {host}{after}"
         if isinstance(error, DownloadCancelledError):
             limit = request.meta.get("download_maxsize") or self.settings.getint("DOWNLOAD_MAXSIZE")
-            return f"{request.url} is larger than the {limit / 1_000_000:g} MB limit"
+            return f"{request.url} is larger than the {human_size(limit)} limit"
         if isinstance(error, ResponseDataLossError):
             return f"the download of {request.url} was cut short{after}"
         text = " ".join(str(error).split()) or type(error).__name__

@@ -27,13 +27,19 @@ class IceSpider(BaseSpider):
             yield from self.advance(check)
             return
         soup = None
+        remembered = self.remembered.get((check.source.name, "page")) or {}
         if fetch.not_modified:
-            remembered = self.run.remembered(check.source.name, "page")
-            if not remembered or not remembered.get("record"):
+            if not remembered.get("record"):
                 check.failures.append("page: HTTP 304 Not Modified to a request that was not conditional")
                 yield from self.advance(check)
                 return
             page = ice_page.IcePage.from_record(remembered["record"])
+        elif self._same_page_as_before(check, fetch, remembered):
+            # The same bytes from the same address read the same: a page
+            # served without validators is hashed, like the lists, and read
+            # again only when it changed.
+            page = ice_page.IcePage.from_record(remembered["record"])
+            self.remember(check, fetch, remembered["record"])     # its validators may be new
         else:
             soup = ice_page.soup_of(response.body)
             page = ice_page.read_page(soup, response.url)
@@ -75,11 +81,8 @@ class IceSpider(BaseSpider):
         name = None if body is None else file_name(response)
         check.lists.append(ListDownload(
             kind=kind, fetch=fetch, body=body, file_name=name,
-            provenance={"page_url": check.source.url, "file_url": url, "final_url": response.url,
-                        "http_status": response.status, "etag": fetch.etag,
-                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
-                        "file_name": name, "as_of": page.as_of[kind], "page_updated": page.updated,
-                        "link_text": page.link_texts[kind]}))
+            provenance=self.provenance(check, fetch, url, file_name=name, as_of=page.as_of[kind],
+                                       page_updated=page.updated, link_text=page.link_texts[kind])))
         yield from self.advance(check)
 
     def _read_table(self, check: SourceCheck, fetch, soup, page: ice_page.IcePage, response):
@@ -96,12 +99,17 @@ class IceSpider(BaseSpider):
         rows, as_of = found
         check.lists.append(ListDownload(
             kind="participating", fetch=fetch, format="html-table", rows=rows,
-            provenance={"page_url": check.source.url, "file_url": check.source.url, "final_url": response.url,
-                        "http_status": response.status, "etag": fetch.etag,
-                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
-                        "as_of": as_of, "page_updated": page.updated}))
+            provenance=self.provenance(check, fetch, check.source.url, as_of=as_of, page_updated=page.updated)))
         self.remember(check, fetch, page.record())
         yield from self.advance(check)
+
+    @staticmethod
+    def _same_page_as_before(check: SourceCheck, fetch, remembered: dict) -> bool:
+        """The page's bytes and final address are those of the last page
+        read in full, and that page linked the workbooks."""
+        record = remembered.get("record")
+        return (check.source.format != "html-table" and record is not None and any(record["links"].values())
+                and remembered.get("sha256") == fetch.sha256 and remembered.get("final_url") == fetch.final_url)
 
     def _note_missing_links(self, check: SourceCheck, page: ice_page.IcePage) -> None:
         if not page.links["participating"]:

@@ -7,13 +7,15 @@ import email.utils
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError
 from scrapy.utils.asyncio import sleep
+from twisted.internet.error import DNSLookupError
 
 
 class ConditionalRequestMiddleware:
     """Send If-None-Match / If-Modified-Since with the validators the server
-    gave for this exact address last time (kept in table "sources" by the
-    pipeline). Nothing is ever skipped on our side: a 200 is always hashed,
+    gave for this exact address last time (the spider's ``remembered``,
+    kept in the state's "sources" table by the application step). Nothing is ever skipped on our side: a 200 is always hashed,
     and a server that gives no validators simply gets unconditional requests.
     """
 
@@ -26,10 +28,7 @@ class ConditionalRequestMiddleware:
 
     def process_request(self, request: Request) -> None:
         role = request.meta.get("role")
-        run = getattr(self.crawler.spider, "run", None)
-        if role is None or run is None:
-            return None
-        remembered = run.remembered(request.meta["source"], role)
+        remembered = getattr(self.crawler.spider, "remembered", {}).get((request.meta.get("source"), role))
         if not remembered or remembered.get("url") != request.url:
             return None  # a new address (ICE dates its file names): nothing to compare with
         if remembered.get("etag"):
@@ -44,7 +43,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
     RETRY_EXCEPTIONS), waiting before each retry: WATCH287G_RETRY_BACKOFF
     seconds, doubled at each further retry, at most WATCH287G_RETRY_BACKOFF_MAX,
     and at least what a 429/503's Retry-After asks for (within that maximum).
-    Requests to a site go one at a time, so the wait gives the site a rest."""
+    Requests to a site go one at a time, so the wait gives the site a rest.
+    A host name that does not resolve is not retried: offline, or a typo in
+    the config, a check should say so at once."""
 
     def __init__(self, settings) -> None:
         super().__init__(settings)
@@ -58,6 +59,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return result
 
     async def process_exception(self, request, exception, spider=None):
+        if isinstance(exception, (CannotResolveHostError, DNSLookupError)):
+            return None   # a name that does not resolve will not resolve in 5 s either: fail fast
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
             await sleep(self._delay(result, None))

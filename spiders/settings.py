@@ -11,6 +11,7 @@ never be fooled by a cache.
 from __future__ import annotations
 
 from watch287g.core import __version__
+from watch287g.readers.xlsx import Limits
 
 BOT_NAME = "watch287g"
 SPIDER_MODULES = ["watch287g.spiders.ice", "watch287g.spiders.state_page"]
@@ -59,9 +60,9 @@ RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # A page larger than this is refused ([crawl] max_page_mb)...
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0
-# ...and a workbook larger than this ([crawl] max_workbook_mb; applied per
-# request through the download_maxsize meta key).
-WATCH287G_MAX_WORKBOOK_SIZE = 20 * 1024 * 1024
+# ...and a workbook larger than the reader's own bound ([crawl]
+# max_workbook_mb; applied per request through the download_maxsize meta key).
+WATCH287G_MAX_WORKBOOK_SIZE = Limits().max_file_bytes
 
 # -- Caching --------------------------------------------------------------
 
@@ -110,7 +111,12 @@ DOWNLOAD_HANDLERS_BASE = {
     "http": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
     "https": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
 }
-ITEM_PIPELINES = {"watch287g.spiders.pipelines.StatePipeline": 300}
+ITEM_PIPELINES = {"watch287g.spiders.pipelines.CollectPipeline": 300}
+
+# Scrapy reads and parses the source of every generator callback at each
+# crawl, to warn about a `return value` inside a generator: a few hundredths
+# of a second per check, spent finding what our tests already rule out.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Scrapy's default: the asyncio reactor.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

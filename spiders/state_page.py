@@ -56,7 +56,4 @@ class StatePageSpider(BaseSpider):
         rows, as_of = found
         check.lists.append(ListDownload(
             kind=check.source.kind, fetch=fetch, format="html-table", rows=rows,
-            provenance={"page_url": check.source.url, "file_url": check.source.url, "final_url": response.url,
-                        "http_status": response.status, "etag": fetch.etag,
-                        "last_modified": fetch.last_modified, "fetched_at": fetch.fetched_at,
-                        "as_of": as_of}))
+            provenance=self.provenance(check, fetch, check.source.url, as_of=as_of)))

@@ -1,9 +1,9 @@
 """One snapshot through gate -> diff -> store, inside a write session.
 
-Live checks and ``watch287g replay`` both call ``ingest``; the caller owns the
-session (``Store.write``), so whatever else it records in the same session —
-the check, the outbox entries for these events — is written in the same
-atomic replace.
+The application step (watch287g/commit.py), used by live checks and
+``watch287g replay`` alike, calls ``ingest`` and records the events it
+returns through the journal in the same session, so the snapshot, the
+records, the events and their deliveries are one atomic write.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from watch287g.state.differ import ListSnapshot, Outcome, diff_agreements, diff_
 from watch287g.state.policy import Policy
 from watch287g.state.store import StateDB
 
+# The archive keeps each raw file under the suffix of its format.
+ARCHIVE_SUFFIX = {"xlsx": ".xlsx", "html-table": ".json"}
+
 BASELINE, ACCEPTED, QUARANTINED = "baseline", "accepted", "quarantined"
 UNCHANGED, DUPLICATE = "unchanged", "duplicate"
 _NOTES_KEPT = 50  # a snapshot's parse notes kept in its record (the count is kept whole)
@@ -29,6 +32,7 @@ class IngestResult:
     events: list[dict] = field(default_factory=list)
     snapshot_id: int | None = None
     stats: dict = field(default_factory=dict)
+    repeated: bool = False      # the same content as the list seen last (unchanged, or still quarantined)
 
 
 def _meta_key(what: str, source: str, kind: str) -> str:
@@ -39,93 +43,95 @@ def _other_kind(kind: str) -> str:
     return "pending" if kind == "participating" else "participating"
 
 
+def last_seen(db: StateDB, source: str, kind: str) -> IngestResult | None:
+    """The verdict on the last list of this kind seen from this source: what
+    a 304 Not Modified, or the same bytes served again, still means."""
+    latest = db.meta.get(_meta_key("latest", source, kind))
+    if latest is None:
+        return None
+    if latest.get("verdict") == QUARANTINED:
+        return IngestResult(QUARANTINED, latest.get("reason"), repeated=True)
+    return IngestResult(UNCHANGED, f"same content as the list seen at {latest['observed_at']}", repeated=True)
+
+
+def repeat_of(db: StateDB, source: str, kind: str, sha256: str) -> IngestResult | None:
+    """The one place that decides whether a list is unchanged: the same bytes
+    as the last list seen from the source get that list's verdict again
+    (unchanged, or still quarantined) without being read; None for new bytes."""
+    latest = db.meta.get(_meta_key("latest", source, kind))
+    if latest and latest["sha256"] == sha256:
+        return last_seen(db, source, kind)
+    return None
+
+
 def ingest(db: StateDB, snapshot: Snapshot, policy: Policy) -> IngestResult:
-    latest = db.get_meta(_meta_key("latest", snapshot.source, snapshot.kind))
-    if latest and latest["sha256"] == snapshot.sha256:
-        return IngestResult(UNCHANGED, f"same content as the list seen at {latest['observed_at']}")
-    if _already_recorded(db, snapshot):
+    """Gate, diff and store one snapshot. The events it returns are not yet
+    in the log: record them with ``journal.record`` in the same session."""
+    repeated = repeat_of(db, snapshot.source, snapshot.kind, snapshot.sha256)
+    if repeated:
+        return repeated
+    if db.snapshots.recorded(snapshot.source, snapshot.kind, snapshot.sha256, snapshot.observed_at):
         return IngestResult(DUPLICATE, "this file at this time is already recorded")
     if snapshot.content is not None:
-        db.archive(snapshot.sha256, snapshot.content)
+        db.archive(snapshot.sha256, snapshot.content, ARCHIVE_SUFFIX[snapshot.format])
 
-    last_good_meta = db.get_meta(_meta_key("last_good", snapshot.source, snapshot.kind))
+    last_good_meta = db.meta.get(_meta_key("last_good", snapshot.source, snapshot.kind))
     last_good = None
     if last_good_meta:
         last_good = gate.LastGood(last_good_meta["sha256"], last_good_meta["rows"],
                                   frozenset(last_good_meta["keys"]))
-    other = db.get_meta(_meta_key("latest", snapshot.source, _other_kind(snapshot.kind)))
+    other = db.meta.get(_meta_key("latest", snapshot.source, _other_kind(snapshot.kind)))
     reason = gate.check(snapshot, last_good, policy.gate_for(snapshot.kind),
                         other_kind_sha=other["sha256"] if other else None)
-    db.set_meta(_meta_key("latest", snapshot.source, snapshot.kind),
-                {"sha256": snapshot.sha256, "observed_at": snapshot.observed_at})
+    db.meta.set(_meta_key("latest", snapshot.source, snapshot.kind),
+                {"sha256": snapshot.sha256, "observed_at": snapshot.observed_at,
+                 "verdict": QUARANTINED if reason else ACCEPTED, "reason": reason})
     if reason:
         return _quarantine(db, snapshot, reason)
 
     baseline = last_good is None
     outcome = _diff(db, snapshot, policy, baseline)
-    stored = _store_events(db, outcome.events)
     keys = gate.row_keys(snapshot.roster)
     snapshot_id = _record_snapshot(db, snapshot, BASELINE if baseline else ACCEPTED, None,
-                                   len(keys), len(stored), dict(outcome.stats))
-    db.set_meta(_meta_key("last_good", snapshot.source, snapshot.kind), {
+                                   len(keys), len(outcome.events), dict(outcome.stats))
+    db.meta.set(_meta_key("last_good", snapshot.source, snapshot.kind), {
         "snapshot_id": snapshot_id, "sha256": snapshot.sha256, "observed_at": snapshot.observed_at,
         "rows": len(keys), "keys": sorted(keys), "file_name": snapshot.file_name,
     })
-    return IngestResult(BASELINE if baseline else ACCEPTED, None, stored, snapshot_id, dict(outcome.stats))
-
-
-def _already_recorded(db: StateDB, snapshot: Snapshot) -> bool:
-    for doc in db.raw_table("snapshots").values():
-        if doc["sha256"] == snapshot.sha256 and doc["observed_at"] == snapshot.observed_at \
-                and doc["kind"] == snapshot.kind and doc["source"] == snapshot.source:
-            return True
-    return False
+    return IngestResult(BASELINE if baseline else ACCEPTED, None, outcome.events, snapshot_id, dict(outcome.stats))
 
 
 def _quarantine(db: StateDB, snapshot: Snapshot, reason: str) -> IngestResult:
     # The operator is told once per distinct bad file, however often it is served.
-    told_before = any(doc["sha256"] == snapshot.sha256 and doc["verdict"] == QUARANTINED
-                      and doc["source"] == snapshot.source for doc in db.raw_table("snapshots").values())
+    told_before = db.snapshots.quarantined_before(snapshot.source, snapshot.sha256)
     rows = len(snapshot.roster.rows) if snapshot.roster else 0
     snapshot_id = _record_snapshot(db, snapshot, QUARANTINED, reason, rows, 0, {})
-    stored = []
+    events = []
     if not told_before:
-        stored = _store_events(db, [ev.operator_event(
+        events = [ev.operator_event(
             ev.SNAPSHOT_QUARANTINED, snapshot.observed_at,
             f"{snapshot.source} {snapshot.kind} list quarantined: {reason}",
             source={**snapshot.source_record(), "source": snapshot.source}, reason=reason,
-            snapshot_id=snapshot_id)])
-    return IngestResult(QUARANTINED, reason, stored, snapshot_id)
+            snapshot_id=snapshot_id)]
+    return IngestResult(QUARANTINED, reason, events, snapshot_id)
 
 
 def _diff(db: StateDB, snapshot: Snapshot, policy: Policy, baseline: bool) -> Outcome:
-    agreements_table = db.raw_table("agreements")
-    pending_table = db.raw_table("pending")
-    agreements = [r for r in agreements_table.values() if r["source"] == snapshot.source]
-    pending = [r for r in pending_table.values() if r["source"] == snapshot.source]
     snap = ListSnapshot(source=snapshot.source, observed_at=snapshot.observed_at,
                         evidence=snapshot.source_record())
-    if snapshot.kind == "participating":
-        outcome = diff_agreements(agreements, pending, snapshot.roster, snap, policy, baseline)
-        db.append("agreements", outcome.new_records)
-    else:
-        outcome = diff_pending(pending, agreements, snapshot.roster, snap, policy, baseline)
-        db.append("pending", outcome.new_records)
-    db.mark_dirty()  # records were updated in place
+    mine, other = (db.agreements, db.pending) if snapshot.kind == "participating" else (db.pending, db.agreements)
+    diff = diff_agreements if snapshot.kind == "participating" else diff_pending
+    with mine.editing(snapshot.source) as records, other.editing(snapshot.source) as others:
+        outcome = diff(records, others, snapshot.roster, snap, policy, baseline)
+        records.extend(outcome.new_records)
     return outcome
-
-
-def _store_events(db: StateDB, events: list[dict]) -> list[dict]:
-    """Insert events; each gets its doc id as its public ``id``."""
-    db.append("events", events, id_field="id")
-    return events
 
 
 def _record_snapshot(db: StateDB, snapshot: Snapshot, verdict: str, reason: str | None,
                      rows: int, event_count: int, stats: dict) -> int:
     roster = snapshot.roster
     notes = roster.notes if roster else []
-    return db.table("snapshots").insert({
+    return db.snapshots.add({
         "source": snapshot.source,
         "kind": snapshot.kind,
         "observed_at": snapshot.observed_at,

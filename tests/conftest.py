@@ -20,6 +20,23 @@ def shared_snapshots() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def replay_2025(tmp_path_factory) -> Path:
+    """A data dir holding the replay of all 391 real lists of 2025 (made once
+    per test session: it takes about 30 s)."""
+    from watch287g.cli import main
+
+    folder = SHARED / "ice-snapshots"
+    if not (folder / "manifest.csv").is_file():
+        pytest.skip("../shared/ice-snapshots is not beside the checkout")
+    data_dir = tmp_path_factory.mktemp("replay-2025")
+    config = data_dir / "empty.toml"
+    config.write_text("")
+    assert main(["--config", str(config), "--data-dir", str(data_dir), "-q", "replay",
+                 str(folder / "manifest.csv")]) == 0
+    return data_dir
+
+
 @pytest.fixture
 def cli(tmp_path, capsys, monkeypatch):
     """Run `watch287g ARGS...` in-process with an empty config and a fresh
@@ -40,6 +57,16 @@ def cli(tmp_path, capsys, monkeypatch):
     run.data_dir = data_dir
     run.config = config
     return run
+
+
+@pytest.fixture
+def local_site():
+    """The scripted web site on 127.0.0.1 (watch287g/testing/fake_site.py), for real crawls."""
+    from watch287g.testing.fake_site import LocalServer
+
+    server = LocalServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -95,3 +95,35 @@ cadence = "daily"
         assert [r.rcpt_tos for r in smtp.inbox] == [["daily@news.example"]]
     finally:
         smtp.stop()
+
+
+def test_pause_keeps_the_subscription_and_resume_gets_only_what_happens_after(cli, tmp_path):
+    from watch287g.core.config import Config
+
+    assert cli("subscribe", "--email", "desk@news.example", "--state", "FL", "--name", "desk")[0] == 0
+    store = Store(cli.data_dir)
+    config = Config({}, None)
+    before = record(store, [agreement_event(line=1)], config)
+    assert cli("pause", "desk")[1].startswith("paused s1 (desk) [paused]: email desk@news.example")
+    during = record(store, [agreement_event(line=2)], config)
+    assert cli("resume", "s1")[0] == 0
+    after = record(store, [agreement_event(line=3)], config)
+
+    queued = {row["event_id"]: row["status"] for row in store.read().outbox.all()}
+    assert queued == {before[0]["id"]: "cancelled", after[0]["id"]: "pending"}
+    assert during[0]["id"] not in queued          # nothing was queued while paused
+
+    code, out, _ = cli("subscriptions")
+    lines = out.splitlines()
+    assert lines[0].startswith("s1 (desk): email desk@news.example")
+    assert [line.split()[1:] for line in lines[1:]] == [["created", "by", "cli"], ["paused", "by", "cli"],
+                                                        ["resumed", "by", "cli"]]
+
+    assert cli("unsubscribe", "desk")[0] == 0
+    assert "s1" not in cli("subscriptions")[1]
+    code, out, _ = cli("subscriptions", "--all", "--json")
+    [doc] = json.loads(out)
+    assert doc["status"] == "removed" and [c["what"] for c in doc["history"]][-1] == "removed"
+    # A removed subscription cannot be paused back to life.
+    code, _, err = cli("resume", "s1")
+    assert code == 2 and "no subscription 's1'" in err

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from watch287g.alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK, deliver_due
+from watch287g.alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
+    deliver,
     agreement_event,
     burst,
     email_config,
@@ -32,9 +33,11 @@ CHANNEL = "C0123ABCD"
 CHILD = """
 import sys
 from watch287g.alerts.outbox import deliver_due
-from watch287g.state.store import Store
 from watch287g.core.config import load_config
-deliver_due(Store(sys.argv[2]), load_config(sys.argv[1]))
+from watch287g.settings import Settings
+from watch287g.state.store import Store
+settings = Settings(load_config(sys.argv[1]))
+deliver_due(Store(sys.argv[2]), settings.alerts, settings.subscriptions)
 """
 
 
@@ -77,14 +80,14 @@ def test_slack_crash_after_send_is_settled_by_reading_the_channel(tmp_path, fake
     posted = len(fake.messages[CHANNEL])
     assert {d["status"] for d in outbox_docs(store)} == {"sending"}
 
-    report = deliver_due(store, config)
+    report = deliver(store, config)
 
     assert report["reconciled"] == count and report["sent"] == 0
     assert len(fake.messages[CHANNEL]) == posted             # nothing posted twice
     assert len(fake.top_level(CHANNEL)) == 1
     assert sorted(_delivered_ids(fake)) == sorted(e["id"] for e in events)
     assert {d["status"] for d in outbox_docs(store)} == {"sent"}
-    assert deliver_due(store, config)["sent"] == 0 and len(fake.messages[CHANNEL]) == posted
+    assert deliver(store, config)["sent"] == 0 and len(fake.messages[CHANNEL]) == posted
 
 
 def test_slack_thread_cut_short_sends_only_what_is_missing(tmp_path, fake):
@@ -95,7 +98,7 @@ def test_slack_thread_cut_short_sends_only_what_is_missing(tmp_path, fake):
     fake.top_level(CHANNEL)[0]["reply_count"] -= 1
     lost_ids = lost["metadata"]["event_payload"]["events"]
 
-    report = deliver_due(store, config)
+    report = deliver(store, config)
 
     assert report["reconciled"] == 25 - len(lost_ids) and report["sent"] == len(lost_ids)
     ids = _delivered_ids(fake)
@@ -108,12 +111,12 @@ def test_slack_unreadable_while_in_doubt_waits_then_settles(tmp_path, fake):
     _crashing_delivery(tmp_path)
     fake.fail_next(1, status=500)                                # conversations.history fails once
 
-    report = deliver_due(store, config)
+    report = deliver(store, config)
     [doc] = outbox_docs(store)
     assert doc["status"] == "sending" and "in doubt" in doc["last_error"]
     assert report["pending"] == 1 and len(fake.messages[CHANNEL]) == 1
 
-    assert deliver_due(store, config)["reconciled"] == 1
+    assert deliver(store, config)["reconciled"] == 1
     assert len(fake.messages[CHANNEL]) == 1
 
 
@@ -130,7 +133,7 @@ email = "reporter@news.example"
 
         _crashing_delivery(tmp_path)
         assert len(smtp.inbox) == 1
-        report = deliver_due(store, config)
+        report = deliver(store, config)
 
         assert report["sent"] == 2
         first, second = smtp.inbox
@@ -138,7 +141,7 @@ email = "reporter@news.example"
         # such as Gmail collapse messages with the same Message-ID.
         assert first.message["Message-ID"] == second.message["Message-ID"]
         assert first.data == second.data
-        assert deliver_due(store, config)["sent"] == 0 and len(smtp.inbox) == 2
+        assert deliver(store, config)["sent"] == 0 and len(smtp.inbox) == 2
     finally:
         smtp.stop()
 
@@ -153,7 +156,7 @@ webhook_env = "HOOK_URL"
     record(store, [agreement_event()], config)
 
     _crashing_delivery(tmp_path)
-    deliver_due(store, config)
+    deliver(store, config)
 
     [posts] = fake.webhook_posts.values()
     assert len(posts) == 2 and posts[0] == posts[1]              # the documented limit of webhooks
@@ -163,7 +166,7 @@ webhook_env = "HOOK_URL"
 def test_a_second_delivery_run_stands_aside_while_one_is_sending(tmp_path, fake):
     config, store, _ = _slack_setup(tmp_path, fake, 1)
     with FileLock(str(store.data_dir / DELIVERY_LOCK)):
-        report = deliver_due(store, config)
+        report = deliver(store, config)
     assert report["busy"] is True and report["sent"] == 0
     assert CHANNEL not in fake.messages
-    assert deliver_due(store, config)["sent"] == 1
+    assert deliver(store, config)["sent"] == 1

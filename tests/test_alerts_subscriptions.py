@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from watch287g.alerts.outbox import enqueue
 from watch287g.alerts.subscriptions import (
     SubscriptionError,
     config_subscriptions,
@@ -12,12 +11,13 @@ from watch287g.alerts.subscriptions import (
 )
 from watch287g.core import events as ev
 from watch287g.core.config import ConfigError
+from watch287g.state import journal
 from watch287g.state.store import Store
 
 from tests.support.alerts_env import (
-    NOW,
     agreement_event,
     outbox_docs,
+    queue_for,
     record,
     write_config,
 )
@@ -89,7 +89,7 @@ cadence = "daily"
             config_subscriptions(write_config(tmp_path, text))
 
 
-def test_enqueue_routes_and_is_idempotent(tmp_path):
+def test_deliveries_route_and_are_idempotent(tmp_path):
     config = write_config(tmp_path, """
 [[subscriptions]]
 name = "organizer"
@@ -116,11 +116,11 @@ email = "ops@watch287g.example"
     assert docs[(florida["id"], "config:researcher")]["due"] is False          # waits for the weekly digest
 
     with store.write() as db:
-        assert enqueue(db, [florida, texas, failing], config, NOW) == 0
+        assert journal.queue(db, [florida, texas, failing], queue_for(db, config)) == 0
     assert len(outbox_docs(store)) == 4
 
 
-def test_enqueue_refuses_unrecorded_events(tmp_path):
+def test_deliveries_refuse_unrecorded_events(tmp_path):
     config = write_config(tmp_path, "")
     with Store(tmp_path / "data").write() as db, pytest.raises(ValueError, match="integer id"):
-        enqueue(db, [agreement_event()], config, NOW)
+        journal.queue(db, [agreement_event()], queue_for(db, config))

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support.checks import ROOT, run_check, watch287g, write_config
-from watch287g.testing.fake_site import LocalServer
-
-WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
-PAGE = b"""<html><body><h3>287(g) Participating Agencies</h3>
-<p>As of February 21, 2025, ICE has signed 151 Memorandums of Agreement.</p>
-<p><a class="usa-button" href="/p.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3><p><a class="usa-button" href="/q.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
-
+from tests.support.checks import WORKBOOKS, ROOT, february_site, ice_source, run_check, watch287g, write_config
 
 @pytest.fixture
 def server():
-    server = LocalServer()
-    server.route("/287g", body=PAGE, headers={"Content-Type": "text/html"})
-    server.route("/p.xlsx", body=(WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx").read_bytes())
-    server.route("/q.xlsx", body=(WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx").read_bytes())
+    server = february_site()
     yield server
     server.close()
 
 
-def ice(server, **extra) -> dict:
-    return {"name": "ice", "type": "ice", "url": server.url("/287g"), **extra}
+ice = ice_source
 
 
+
+@pytest.mark.e2e
 def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     first = watch287g(config, data, "check", "--no-notify")
@@ -52,6 +40,7 @@ def test_human_output_lists_fetches_verdicts_and_events(server, tmp_path):
            "(signed: 2025-02-19 -> 2025-02-26)" in second.stdout
 
 
+@pytest.mark.e2e
 def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)]), tmp_path / "data"
     result = run_check(config, data, "--dry-run")
@@ -62,6 +51,7 @@ def test_dry_run_fetches_and_parses_but_writes_nothing(server, tmp_path):
     assert len(server.seen("/p.xlsx")) == 1
 
 
+@pytest.mark.e2e
 def test_source_option_and_disabled_sources(server, tmp_path):
     other = {"name": "page", "type": "page", "url": server.url("/287g"), "enabled": False}
     config, data = write_config(tmp_path / "c.toml", [ice(server), other]), tmp_path / "data"
@@ -94,6 +84,7 @@ def test_bad_config_is_one_line_and_exit_2(cli, tmp_path, sources, crawl, messag
     assert not (cli.data_dir / "state.json").exists()
 
 
+@pytest.mark.e2e
 def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     config, data = write_config(tmp_path / "c.toml", [ice(server)], lock_wait=0.5), tmp_path / "data"
     data.mkdir()
@@ -113,6 +104,7 @@ def test_a_second_check_waits_then_exits_busy(server, tmp_path):
     assert server.seen("/287g") == []
 
 
+@pytest.mark.e2e
 def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     # As the README runs it: no config file anywhere (the cwd has none either).
     monkeypatch.delenv("WATCH287G_CONFIG", raising=False)
@@ -129,6 +121,21 @@ def test_demo_runs_the_main_job_offline(tmp_path, monkeypatch):
     assert "events recorded: 21 agreement.corrected, 2 agreement.signed, 2 pending.added, 1 source.failing, " \
            "1 source.recovered" in out
     assert (tmp_path / "demo" / "state.json").exists()
+    # Dated as ICE published the lists, not as today.
+    assert "same content as the list seen at 2025-03-31T23:15:00Z" in out
+    assert "since 2025-04-01T13:05:00Z" in out
+    # What a subscriber receives, rendered by the real transports' renderers.
+    slack = out.split("What a Slack channel subscribed to these alerts receives")[1].split("And an e-mail")[0]
+    assert "*Florida State Guard (FL) signed a Task Force Model agreement*" in slack
+    assert "participatingAgencies-20250327195954.xlsx" in slack and "row 71" in slack
+    assert "Subject: 287(g): Florida State Guard (FL) signed a Task Force Model agreement" in out
+    # Run again on the kept folder: refused in one line, the state untouched.
+    state = (tmp_path / "demo" / "state.json").read_bytes()
+    again = subprocess.run([sys.executable, "-m", "watch287g.cli", "demo", "--data-dir", str(tmp_path / "demo")],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip().endswith("already holds a watch287g state: give the demo an empty or new folder")
+    assert (tmp_path / "demo" / "state.json").read_bytes() == state
 
 
 # -- source health (state/health.py), without a crawl ------------------------
@@ -149,18 +156,19 @@ def test_failing_is_told_once_per_streak_and_recovery_once(tmp_path):
             raised.append([e["type"] for e in record_check(db, _check(ok, f"2026-04-01T10:{minute:02d}:00Z"), 3)])
         assert streak(db, "ice") == {"failures": 0, "since": None, "alerted": False,
                                      "last_ok": "2026-04-01T10:07:00Z"}
-        assert len(db.table("checks")) == 8
+        assert db.checks.count() == 8
     # A streak of 1 ends silently; the streak of 4 is told once, its end once.
     assert raised == [[], [], [], [], [ev.SOURCE_FAILING], [], [ev.SOURCE_RECOVERED], []]
 
 
 def test_check_records_are_trimmed_per_source(tmp_path, monkeypatch):
     from watch287g.state import health
+    from watch287g.state import store as store_module
     from watch287g.state.store import Store
 
-    monkeypatch.setattr(health, "CHECKS_KEPT_PER_SOURCE", 5)
+    monkeypatch.setattr(store_module, "CHECKS_KEPT_PER_SOURCE", 5)
     with Store(tmp_path).write() as db:
         for minute in range(8):
             health.record_check(db, _check(True, f"2026-04-01T10:{minute:02d}:00Z"), 3)
-        kept = [c["started_at"][-6:-4] for c in db.table("checks")]
+        kept = [c["started_at"][-6:-4] for c in db.checks.all()]
     assert kept == ["03", "04", "05", "06", "07"]

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state import journal
 from watch287g.state.ingest import ingest
 from watch287g.state.policy import Debounce, Policy
 from watch287g.state.store import Store
@@ -38,10 +39,12 @@ class Feed:
                                  sheet_title=f"Sheet{self.day}")
         snapshot = snapshot_from_workbook("ice", kind, observed, f"{kind}{self.day}.xlsx", content)
         with self.store.write() as db:
-            return ingest(db, snapshot, POLICY)
+            result = ingest(db, snapshot, POLICY)
+            journal.record(db, result.events, None)
+            return result
 
     def events(self):
-        return sorted(self.store.read().raw_table("events").values(), key=lambda e: e["id"])
+        return self.store.read().events.in_order()
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def test_first_list_is_baseline_without_events(feed):
     result = feed(BASELINE)
     assert result.verdict == "baseline"
     assert result.events == []
-    assert len(feed.store.read().raw_table("agreements")) == 30
+    assert feed.store.read().agreements.count() == 30
 
 
 def test_new_row_is_signed_with_evidence(feed):
@@ -198,7 +201,7 @@ def test_duplicate_listing_removed_is_merged_not_terminated(feed):
     feed(BASELINE + [POLK, twin])
     for _ in range(4):
         assert feed(BASELINE + [POLK], days=2).events == []
-    records = {r["agency"]: r for r in feed.store.read().raw_table("agreements").values()}
+    records = {r["agency"]: r for r in feed.store.read().agreements.all()}
     assert records["POLK COUNTY SHERIFFS OFFICE - FL"]["status"] == "merged"
 
 
@@ -217,7 +220,7 @@ def test_unreadable_signed_is_flagged_and_row_kept(feed):
     result = feed(BASELINE + odd)
     signed = {e["agency"]: e["signed"] for e in result.events}
     assert signed == {"POLK COUNTY SHERIFF'S OFFICE": "2025-05-08", "Hays County Sheriff's Office": None}
-    notes = feed.store.read().raw_table("snapshots")[str(result.snapshot_id)]["notes"]
+    notes = feed.store.read().snapshots.get(result.snapshot_id)["notes"]
     assert any("'05/082025' read as 2025-05-08" in n for n in notes)
     assert any("2025-13-45" in n for n in notes)
 
@@ -314,7 +317,7 @@ def test_signing_is_not_linked_to_another_agencys_application(feed, earlier, new
     open_pending(feed, [applicant(earlier, county)])
     signed = feed(BASELINE + [applicant(newer, county, SIGNED_ON)])
     assert [(e["agency"], e["from_pending"]) for e in signed.events] == [(newer, False)]
-    pending = feed.store.read().raw_table("pending").values()
+    pending = feed.store.read().pending.all()
     assert [r["status"] for r in pending if r["agency"] == earlier] == ["listed"]
 
 
@@ -367,6 +370,6 @@ def test_re_application_after_a_withdrawal_is_a_new_application(feed):
     again = feed([HAYS, applicant("Smith County Constable Precinct 4", "Smith County")], kind="pending")
     assert types(again) == ["pending.added"]
     assert again.events[0]["uid"] != gone[-1].events[0]["uid"]
-    statuses = sorted(r["status"] for r in feed.store.read().raw_table("pending").values()
+    statuses = sorted(r["status"] for r in feed.store.read().pending.all()
                       if r["agency"] == "Smith County Constable Precinct 4")
     assert statuses == ["listed", "withdrawn"]

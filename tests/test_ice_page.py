@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ from watch287g.readers.ice_page import (
     blocked_reason,
     first_sentence,
     parse_page,
+    read_page,
     soup_of,
 )
+
+from watch287g.testing.pages import ice_page_with_links
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 URL = "https://www.ice.gov/identify-and-arrest/287g"
@@ -119,3 +123,30 @@ def test_real_pages_are_not_block_pages():
 def test_first_sentence_keeps_abbreviations():
     text = "Intro. As of May 2024, ICE has 287(g) JEM agreements with 60 agencies in the U.S. today. More."
     assert first_sentence(text) == "As of May 2024, ICE has 287(g) JEM agreements with 60 agencies in the U.S. today."
+
+
+def _python_calls_to_read(html: str) -> int:
+    """Work done by read_page, counted as Python function calls and generator
+    steps (the tree walks of BeautifulSoup included), not as time."""
+    soup = soup_of(html)
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        page = read_page(soup, URL)
+    finally:
+        sys.setprofile(None)
+    assert page.links == {"participating": "https://www.ice.gov/file-download/download/public/58213",
+                          "pending": "https://www.ice.gov/file-download/download/public/58214"}
+    return calls
+
+
+def test_reading_a_page_is_linear_in_its_links():
+    # 10 times the links must cost about 10 times the work (quadratic: about 100 times).
+    small, large = _python_calls_to_read(ice_page_with_links(1_000)), _python_calls_to_read(ice_page_with_links(10_000))
+    assert large < 12 * small, (small, large)

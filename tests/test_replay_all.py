@@ -4,10 +4,10 @@ reader must be able to trust."""
 from __future__ import annotations
 
 import csv
-import json
 
 import pytest
 from watch287g.readers.workbook import snapshot_from_workbook
+from watch287g.state.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +23,9 @@ KNOWN_RESPELLINGS = [
 
 
 @pytest.fixture(scope="module")
-def replay(shared_snapshots_module, tmp_path_factory):
-    from watch287g.cli import main
-
-    data_dir = tmp_path_factory.mktemp("replay-all")
-    config = data_dir / "empty.toml"
-    config.write_text("")
-    assert main(["--config", str(config), "--data-dir", str(data_dir), "-q", "replay",
-                 str(shared_snapshots_module / "manifest.csv")]) == 0
-    state = json.loads((data_dir / "state.json").read_text())
-    events = sorted(state["events"].values(), key=lambda e: e["id"])
-    return state, events
+def replay(replay_2025):
+    db = Store(replay_2025).read()
+    return db, [dict(event) for event in db.events.in_order()]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +39,8 @@ def shared_snapshots_module():
 
 
 def test_the_swap_is_quarantined_without_agreement_events(replay):
-    state, events = replay
-    quarantined = [s for s in state["snapshots"].values() if s["verdict"] == "quarantined"]
+    db, events = replay
+    quarantined = [s for s in db.snapshots.all() if s["verdict"] == "quarantined"]
     assert [(s["observed_at"], s["kind"]) for s in quarantined] == [("2025-09-22T16:00:00Z", "participating")]
     assert "lists swapped" in quarantined[0]["reason"]
     at_swap = [e for e in events if e["observed_at"] == "2025-09-22T16:00:00Z"]
@@ -60,8 +52,8 @@ def test_the_swap_is_quarantined_without_agreement_events(replay):
 
 
 def test_no_termination_for_an_agreement_listed_again_later(replay, shared_snapshots_module):
-    state, events = replay
-    records = {r["uid"]: r for r in state["agreements"].values()}
+    db, events = replay
+    records = {r["uid"]: r for r in db.agreements.all()}
     listings: dict[tuple, list[tuple[str, str | None]]] = {}
     with (shared_snapshots_module / "manifest.csv").open() as handle:
         for row in csv.DictReader(handle):
@@ -97,11 +89,11 @@ def test_respellings_are_corrections(replay, state_code, old, new):
 
 
 def test_event_counts_are_plausible(replay):
-    state, events = replay
+    db, events = replay
     by_type: dict[str, int] = {}
     for event in events:
         by_type[event["type"]] = by_type.get(event["type"], 0) + 1
-    listed = sum(1 for r in state["agreements"].values() if r["status"] == "listed")
+    listed = sum(1 for r in db.agreements.all() if r["status"] == "listed")
     # ICE's last list of 2025 had 1,274 rows, a few of them duplicates.
     assert 1240 <= listed <= 1274
     assert by_type["agreement.signed"] > 1000

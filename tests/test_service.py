@@ -8,159 +8,49 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 from watch287g.core import events as ev
-from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
+from tests.support.service import (  # noqa: F401 - server, slack and smtp are fixtures
+    PARTICIPATING_0306,
+    PARTICIPATING_0307,
+    Service,
+    checks,
+    db,
+    mails_to,
+    serve_ice,
+    server,
+    slack,
+    smtp,
+    wait_for,
+    write_config,
+)
 from watch287g.service_status import render_status_section, status_section
 from watch287g.testing.fake_site import LocalServer, Reply
-from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
-from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.fake_slack import FakeSlack
 
-ROOT = Path(__file__).resolve().parent.parent
-REPLAY = Path(__file__).resolve().parent / "fixtures" / "replay"
-PARTICIPATING_0306 = REPLAY / "participating" / "20250306T0900_participatingAgencies03062025am.xlsx"
-PARTICIPATING_0307 = REPLAY / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
-PENDING_0221 = REPLAY / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
-XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-PAGE = b"""<html><head><title>287(g)</title></head><body>
-<h3>287(g) Participating Agencies</h3>
-<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
-<h3>287(g) Pending Agencies</h3>
-<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
-</body></html>"""
+# Every test here runs `watch287g run` in a child process against local servers.
+pytestmark = pytest.mark.e2e
+
 CHANNEL = "C0SERVICE1"
+FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 
 
-def wait_for(predicate, timeout: float, what: str, service: "Service | None" = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if service is not None and service.proc.poll() is not None:
-            pytest.fail(f"the service exited ({service.proc.returncode}) waiting for {what}:\n{service.log()}")
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}" + (f":\n{service.log()}" if service else ""))
+def check_server(service: Service) -> int:
+    """The pid of the service's check server (watch287g/check_server.py)."""
+    found = subprocess.run(["pgrep", "-P", str(service.proc.pid), "-f", "watch287g.check_server"],
+                           capture_output=True, text=True).stdout.split()
+    assert len(found) == 1, found
+    return int(found[0])
 
 
-class Service:
-    """`watch287g run` as a child process, its log in a file."""
-
-    def __init__(self, config: Path, data_dir: Path, *extra: str) -> None:
-        self.config, self.data_dir = config, data_dir
-        self.log_path = data_dir.parent / f"service-{time.monotonic_ns()}.log"
-        env = {**os.environ, "SLACK_BOT_TOKEN": VALID_TOKEN}
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.cli_args("-v", "run", *extra), cwd=ROOT, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-
-    def cli_args(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "watch287g.cli", "--config", str(self.config),
-                "--data-dir", str(self.data_dir), *args]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(self.cli_args(*args), cwd=ROOT, capture_output=True, text=True, timeout=60)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def heartbeat(self) -> dict:
-        try:
-            return json.loads((self.data_dir / "heartbeat").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def wait_running(self) -> None:
-        wait_for(lambda: self.heartbeat().get("pid") == self.proc.pid and self.heartbeat().get("next_runs"),
-                 20, "the service to start", self)
-
-    def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            pytest.fail(f"the service did not stop on SIGTERM:\n{self.log()}")
-
-
-def db(data_dir: Path):
-    return Store(data_dir).read()
-
-
-def checks(data_dir: Path) -> list[dict]:
-    if not (data_dir / "state.json").exists():
-        return []
-    return sorted(db(data_dir).raw_table("checks").values(), key=lambda c: c["started_at"])
-
-
-def serve_ice(server: LocalServer, participating: Path, delay: float = 0.0) -> None:
-    server.route("/287g", Reply(body=PAGE, headers={"Content-Type": "text/html"}))
-    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating.read_bytes(), headers=XLSX,
-                                                             delay=delay))
-    server.route("/doclib/pendingAgencies.xlsx", Reply(body=PENDING_0221.read_bytes(), headers=XLSX))
-
-
-def write_config(path: Path, server: LocalServer, service: str, extra: str = "") -> Path:
-    path.write_text(f"""
-[crawl]
-download_delay = 0
-retries = 0
-timeout = 20
-lock_wait = 1
-
-[[sources]]
-name = "ice"
-type = "ice"
-url = "{server.url('/287g')}"
-failing_after = 2
-
-[service]
-jitter_seconds = 0
-heartbeat_seconds = 1
-{service}
-{extra}
-""")
-    return path
-
-
-@pytest.fixture
-def server():
-    local = LocalServer()
-    yield local
-    local.close()
-
-
-@pytest.fixture
-def slack():
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def smtp():
-    mail = SmtpServer().start()
-    yield mail
-    mail.stop()
-
-
-def mails_to(smtp: SmtpServer, address: str) -> list[str]:
-    """Plain-text bodies (with subject) of the mails received for address."""
-    found = []
-    for received in list(smtp.inbox):
-        if address in received.rcpt_tos:
-            message = received.message
-            found.append(f"{message['Subject']}\n{message.get_body(('plain',)).get_content()}")
-    return found
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def slack_event_ids(slack: FakeSlack) -> list[int]:
@@ -211,13 +101,13 @@ cadence = "daily"
         service.wait_running()
         # First check: the baseline lists, no events.
         wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "the baseline check", service)
-        assert not db(data).raw_table("events")
+        assert not db(data).events.count()
 
         # ICE publishes a new list: the next check turns it into events...
         serve_ice(server, PARTICIPATING_0307)
 
         def subscriber_events():
-            found = [e for e in db(data).raw_table("events").values() if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
+            found = [e for e in db(data).events.all() if e["type"] in ev.DEFAULT_SUBSCRIBED_TYPES]
             return sorted(e["id"] for e in found)
 
         ids = wait_for(subscriber_events, 30, "events from the changed list", service)
@@ -239,28 +129,29 @@ cadence = "daily"
 
         # ICE's server fails: two failed checks in a row tell the operator once...
         server.route("/287g", Reply(status=500, body=b"oops"))
-        wait_for(lambda: any(ev.SOURCE_FAILING in m for m in mails_to(smtp, "ops@example.org")), 30,
+        # (Operator alerts are written for people: "The source ice is failing: ...".)
+        wait_for(lambda: any(FAILING in m for m in mails_to(smtp, "ops@example.org")), 30,
                  "the source.failing alert", service)
         failed = len(checks(data))
         wait_for(lambda: len(checks(data)) >= failed + 2, 30, "two more failed checks", service)
         # ...and its recovery once.
         serve_ice(server, PARTICIPATING_0307)
-        wait_for(lambda: any(ev.SOURCE_RECOVERED in m for m in mails_to(smtp, "ops@example.org")), 30,
+        wait_for(lambda: any(RECOVERED in m for m in mails_to(smtp, "ops@example.org")), 30,
                  "the source.recovered alert", service)
         recovered = len(checks(data))
         wait_for(lambda: len(checks(data)) >= recovered + 2, 30, "two more good checks", service)
         operator_mail = mails_to(smtp, "ops@example.org")
-        assert sum(ev.SOURCE_FAILING in m for m in operator_mail) == 1
-        assert sum(ev.SOURCE_RECOVERED in m for m in operator_mail) == 1
+        assert sum(FAILING in m for m in operator_mail) == 1
+        assert sum(RECOVERED in m for m in operator_mail) == 1
         # Operator alerts never reach subscribers.
-        assert all(ev.SOURCE_FAILING not in m for m in mails_to(smtp, "reporter@example.org"))
+        assert all(FAILING not in m for m in mails_to(smtp, "reporter@example.org"))
         assert sorted(slack_event_ids(slack)) == ids
 
         # `status` has what the heartbeat says: next runs and last results.
         beat = service.heartbeat()
         assert set(beat["next_runs"]) == {"check:ice", "deliver", "digest:daily", "heartbeat"}
         assert beat["last_results"]["ice"]["status"] == "ok"
-        section = status_section(Store(data), load_config(config))
+        section = status_section(Store(data))
         assert section["service"]["running"] and section["service"]["pid"] == service.proc.pid
         [ice] = section["sources"]
         assert ice["last_check"]["ok"] and ice["failure_streak"]["failures"] == 0
@@ -300,10 +191,9 @@ weekly_digest = false
     assert service.heartbeat()["state"] == "stopped"
 
     # Consistent state: the file loads, no temporary file was left, no check is running.
-    leftovers = [p.name for p in data.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in data.rglob("*.tmp")]
     assert leftovers == []
-    if (data / "state.json").exists():
-        json.loads((data / "state.json").read_text())
+    Store(data).check_usable()
     before = checks(data)
     assert all(not c["ok"] for c in before)     # an interrupted check is never recorded as good
 
@@ -322,34 +212,62 @@ weekly_digest = false
         assert checks(data) == before
         assert service.cli("run", "--check-now").returncode == 0
         wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check after the restart", service)
-        assert db(data).get_meta("last_good:ice:participating")["rows"] > 0
+        assert db(data).meta.get("last_good:ice:participating")["rows"] > 0
     finally:
         assert service.stop() == 0, service.log()
 
 
-def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+def check_hanging_list(tmp_path: Path, server: LocalServer, extra: str = "") -> Service:
+    """A running service (hourly checks, no digests) asked to check now a
+    page whose participating list hangs; returns once the list is requested."""
     serve_ice(server, PARTICIPATING_0306, delay=60)
-    data = tmp_path / "data"
-    config = write_config(tmp_path / "config.toml", server, """
+    config = write_config(tmp_path / "config.toml", server, f"""
 interval_seconds = 3600
-check_timeout_seconds = 4
 daily_digest = false
 weekly_digest = false
+{extra}
 """)
-    service = Service(config, data)
+    service = Service(config, tmp_path / "data")
+    service.wait_running()
+    assert service.cli("run", "--check-now").returncode == 0
+    wait_for(lambda: server.seen("/doclib/participatingAgencies.xlsx"), 30, "the check to be mid-download", service)
+    return service
+
+
+def test_a_hung_check_is_killed_at_its_timeout_and_recorded_once(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server, "check_timeout_seconds = 4")
     try:
-        service.wait_running()
-        assert service.cli("run", "--check-now").returncode == 0
         wait_for(lambda: checks(data), 30, "the timed-out check's record", service)
         time.sleep(1.5)     # the service's own record would land now, if it double-counted
         failed = checks(data)
         assert len(failed) == 1 and not failed[0]["ok"]
-        assert db(data).get_meta("health:ice")["failures"] == 1
+        assert db(data).meta.get("health:ice")["failures"] == 1
         beat = wait_for(lambda: service.heartbeat().get("last_results"), 10, "the heartbeat", service)
         assert beat["ice"]["status"] in ("timeout", "crashed")
         assert service.proc.poll() is None          # the service lives on
-        # No process of the killed check is left behind.
-        children = subprocess.run(["pgrep", "-f", f"--data-dir {data} -q check"], capture_output=True, text=True)
-        assert children.stdout.strip() == ""
+        # No process of the killed check is left behind: the check server has no child.
+        assert children(check_server(service)) == []
     finally:
         assert service.stop() == 0, service.log()
+
+
+def test_a_check_server_that_dies_mid_check_is_a_failed_check_and_is_replaced(tmp_path, server):
+    data = tmp_path / "data"
+    service = check_hanging_list(tmp_path, server)
+    try:
+        first = check_server(service)
+        os.kill(first, signal.SIGKILL)
+        [failed] = wait_for(lambda: checks(data), 30, "the lost check's record", service)
+        assert not failed["ok"] and failed["recorded_by"] == "service"
+        assert failed["message"] == "check process was lost: the check server died while it ran"
+        assert db(data).meta.get("health:ice")["failures"] == 1
+        assert service.proc.poll() is None
+        serve_ice(server, PARTICIPATING_0306)
+        assert service.cli("run", "--check-now").returncode == 0
+        wait_for(lambda: any(c["ok"] for c in checks(data)), 30, "a good check from a new server", service)
+        second = check_server(service)
+        assert second != first
+    finally:
+        assert service.stop() == 0, service.log()
+    assert not Path(f"/proc/{second}").exists()      # the service stopped its check server

@@ -10,12 +10,15 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from filelock import Timeout
 from watch287g.core import events as ev
 from watch287g.core.config import Config, ConfigError
 from watch287g.core.records import Source
 from watch287g.state.store import Store
 
 from watch287g import health_watch
+from watch287g.settings import Settings
+from watch287g.state import health
 from watch287g.heartbeat import (
     read_heartbeat,
     running_service_pid,
@@ -72,13 +75,18 @@ def test_business_hours_follow_new_york_time_across_daylight_saving():
     assert [t.astimezone(dt.timezone.utc).strftime("%H:%M") for t in summer] == ["12:00", "12:15"]
 
 
-def test_jitter_moves_runs_by_at_most_the_configured_seconds():
+def test_jitter_moves_runs_later_by_at_most_the_configured_seconds():
     s = settings({"jitter_seconds": 30})
     trigger = s.check_trigger(s.source("ice"))
-    start = dt.datetime(2025, 6, 9, 9, 1, tzinfo=NY)
-    for moment in fire_times(trigger, start, 20):
-        offset = (moment.minute % 15) * 60 + moment.second
-        assert offset <= 30
+    runs = fire_times(trigger, dt.datetime(2025, 6, 9, 9, 1, tzinfo=NY), 30)     # Monday 9:15 to 16:30
+    quarters = [run.replace(minute=run.minute - run.minute % 15, second=0, microsecond=0) for run in runs]
+    # Each run still belongs to its quarter hour, and none is skipped...
+    assert [b - a for a, b in zip(quarters, quarters[1:])] == [dt.timedelta(minutes=15)] * 29
+    offsets = [(run - quarter).total_seconds() for run, quarter in zip(runs, quarters)]
+    # ...moved later by at most 30 s...
+    assert all(0 <= offset <= 30 for offset in offsets)
+    # ...and really moved, by varying amounts (30 draws of 0-30 s all within one 5-s span: p < 1e-20).
+    assert max(offsets) - min(offsets) > 5
 
 
 def test_per_source_schedule_and_six_field_cron_with_seconds():
@@ -136,7 +144,7 @@ def test_cron_trigger_accepts_weekday_names():
 
 
 def _snapshot(db, kind: str, observed_at: str, verdict: str = "accepted", source: str = "ice") -> None:
-    db.table("snapshots").insert({"source": source, "kind": kind, "observed_at": observed_at,
+    db.snapshots.add({"source": source, "kind": kind, "observed_at": observed_at,
                                   "verdict": verdict, "sha256": "0" * 64, "file_name": f"{kind}.xlsx", "rows": 9})
 
 
@@ -155,48 +163,46 @@ def test_stale_lists_measure_from_the_last_accepted_snapshot(tmp_path):
         _snapshot(db, "participating", "2025-06-20T12:00:00Z", "quarantined")  # a bad list is no news
         _snapshot(db, "pending", "2025-06-01T12:00:00Z")
     db = store.read()
-    assert health_watch.stale_lists(db, THRESHOLDS, _at("2025-06-12T11:00:00")) == {}
-    stale = health_watch.stale_lists(db, THRESHOLDS, _at("2025-06-12T13:00:00"))
+    assert health.stale_lists(db, THRESHOLDS, _at("2025-06-12T11:00:00")) == {}
+    stale = health.stale_lists(db, THRESHOLDS, _at("2025-06-12T13:00:00"))
     assert list(stale) == ["ice:participating"]
     assert stale["ice:participating"]["last_accepted"] == "2025-06-02T12:00:00Z"
     assert stale["ice:participating"]["days"] == 10.0
     # A kind or source without a threshold is never stale.
-    assert health_watch.stale_lists(db, {"ice": {"pending": 30}}, _at("2025-06-25T00:00:00")) == {}
-    assert health_watch.stale_lists(db, {}, _at("2026-01-01T00:00:00")) == {}
+    assert health.stale_lists(db, {"ice": {"pending": 30}}, _at("2025-06-25T00:00:00")) == {}
+    assert health.stale_lists(db, {}, _at("2026-01-01T00:00:00")) == {}
 
 
 def test_staleness_alerts_once_survives_a_restart_and_alerts_recovery_once(tmp_path):
-    from watch287g.alerts.outbox import enqueue
-
     store = Store(tmp_path)
-    config = Config({"operator": {"email": "ops@example.org"}}, None)
+    config = Settings(Config({"operator": {"email": "ops@example.org"}}, None))
     with store.write() as db:
         _snapshot(db, "participating", "2025-06-01T00:00:00Z", "baseline")
 
     day = lambda n: _at("2025-06-01T00:00:00") + dt.timedelta(days=n)  # noqa: E731
-    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(9), enqueue) == []
-    first = health_watch.watch_staleness(store, config, THRESHOLDS, day(11), enqueue)
+    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(9)) == []
+    first = health_watch.watch_staleness(store, config, THRESHOLDS, day(11))
     assert [e["type"] for e in first] == [ev.SOURCE_STALE]
     assert "ice's participating list unchanged for 11 days" in first[0]["message"]
     # Later ticks, and a new process reading the same store, stay quiet.
-    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(12), enqueue) == []
-    assert health_watch.watch_staleness(Store(tmp_path), config, THRESHOLDS, day(30), enqueue) == []
+    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(12)) == []
+    assert health_watch.watch_staleness(Store(tmp_path), config, THRESHOLDS, day(30)) == []
 
     with store.write() as db:
         _snapshot(db, "participating", "2025-07-01T00:00:00Z")
-    recovered = health_watch.watch_staleness(store, config, THRESHOLDS, day(30), enqueue)
+    recovered = health_watch.watch_staleness(store, config, THRESHOLDS, day(30))
     assert [e["type"] for e in recovered] == [ev.SOURCE_RECOVERED]
     assert recovered[0]["condition"] == "stale"
-    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(31), enqueue) == []
+    assert health_watch.watch_staleness(store, config, THRESHOLDS, day(31)) == []
 
     db = store.read()
-    stored = sorted(db.raw_table("events").values(), key=lambda e: e["id"])
+    stored = db.events.in_order()
     assert [e["type"] for e in stored] == [ev.SOURCE_STALE, ev.SOURCE_RECOVERED]
     # Both went to the operator's outbox in the same write as the event.
-    queued_ids = sorted({entry_id for entry in db.raw_table("outbox").values()
+    queued_ids = sorted({entry_id for entry in db.outbox.all()
                          for entry_id in entry.get("event_ids", [entry.get("event_id")])})
     assert queued_ids == [e["id"] for e in stored]
-    assert health_watch.stale_flags(db) == {}
+    assert health.stale_flags(db) == {}
 
 
 # --- heartbeat and the service lock -------------------------------------------------
@@ -228,7 +234,7 @@ def test_service_pid_needs_the_lock_held_not_just_a_heartbeat(tmp_path):
         assert service_running(tmp_path)
         assert running_service_pid(tmp_path) == holder.pid
         lock = service_lock(tmp_path)
-        with pytest.raises(Exception):
+        with pytest.raises(Timeout):           # held by the other process, not any error
             lock.acquire(timeout=0)
     finally:
         holder.kill()
@@ -240,23 +246,20 @@ def test_service_pid_needs_the_lock_held_not_just_a_heartbeat(tmp_path):
 
 
 def test_status_section_of_a_stopped_service_with_a_failing_and_a_stale_source(tmp_path):
-    from watch287g.state import health
-
     from watch287g.service_status import render_status_section, status_section
 
     store = Store(tmp_path)
-    config = Config({}, None)
-    assert status_section(store, config)["service"]["state"] == "never started"
+    assert status_section(store)["service"]["state"] == "never started"
     with store.write() as db:
         _snapshot(db, "participating", "2025-06-01T00:00:00Z", "baseline")
-        db.set_meta(health_watch.STALE_META, {"ice:participating": {"since": "2025-06-01T00:00:00Z",
+        db.meta.set(health.STALE_META, {"ice:participating": {"since": "2025-06-01T00:00:00Z",
                                                                      "alerted_at": "2025-06-12T00:00:00Z"}})
         for minute in (0, 15):
             health.record_check(db, {"source": "ice", "started_at": f"2025-06-12T10:{minute:02}:00Z",
                                      "finished_at": f"2025-06-12T10:{minute:02}:05Z", "ok": False,
                                      "message": "page: HTTP 500"}, 3)
     write_heartbeat(tmp_path, {"pid": 999999, "state": "running", "started_at": "2025-06-01T00:00:00Z"})
-    section = status_section(store, config)
+    section = status_section(store)
     assert section["service"]["running"] is False
     assert section["service"]["state"] == "died without stopping cleanly"
     [ice] = section["sources"]

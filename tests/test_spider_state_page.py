@@ -1,7 +1,8 @@
 """The state page spider: text and document changes become page.changed
-events; a page's roster table becomes an agreement list. Crawls are real
-(`watch287g check` in a child process against a local server); the reading
-and diffing rules are also tested directly, without a crawl."""
+events; a page's roster table becomes an agreement list. The spider is
+driven in-process on saved responses and its checks committed to a real
+store; one real crawl (e2e) shows the network path and a real 304. The
+reading and diffing rules are also tested directly, without a spider."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 from watch287g.core import events as ev
 from watch287g.readers.ice_page import soup_of
 from watch287g.readers.pages import PageError, diff, read_page
+from watch287g.spiders.state_page import StatePageSpider
 
 from tests.support.checks import run_check, table, write_config
-from watch287g.testing.fake_site import LocalServer
+from tests.support.saved_responses import Saved, StoredChecks, settings_for
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -39,95 +41,112 @@ def board(extra: str = "", deadline: str = "June 30, 2025", stamp: str = "12:00"
     return BOARD.replace("{extra}", extra).replace("{deadline}", deadline).replace("{stamp}", stamp).encode()
 
 
-@pytest.fixture
-def server():
-    server = LocalServer()
-    yield server
-    server.close()
-
-
-def page_config(server, tmp_path, **source) -> Path:
-    entry = {"name": "fl-sbie", "type": "page", "url": server.url("/SBIE"), **source}
-    return write_config(tmp_path / "config.toml", [entry])
+SBIE = "https://www.fdle.state.fl.us/SBIE"
 
 
 def page_events(data: Path) -> list[dict]:
     return [e for e in table(data, "events") if e["type"] == ev.PAGE_CHANGED]
 
 
-def test_page_changes_become_events_and_whitespace_does_not(server, tmp_path):
-    config, data = page_config(server, tmp_path), tmp_path / "data"
+def sbie_checks(tmp_path, **source) -> StoredChecks:
+    """Checks of the board's page (with these [[sources]] keys) into a store in tmp_path."""
+    entry = {"name": "fl-sbie", "type": "page", "url": SBIE, **source}
+    return StoredChecks(StatePageSpider, settings_for([entry]), tmp_path / "data")
 
-    server.route("/SBIE", body=board(), headers=HTML)
-    first = run_check(config, data)
-    assert first.code == 0, first.stderr
-    assert first.source("fl-sbie")["verdicts"] == [{"kind": "page", "verdict": "baseline", "reason": None,
-                                                    "events": 0}]
+
+def test_page_changes_become_events_and_whitespace_does_not(tmp_path):
+    checks = sbie_checks(tmp_path)
+    first = checks.run({SBIE: Saved(board(), headers=HTML)})
+    assert first["ok"], first["message"]
+    assert first["verdicts"] == [{"kind": "page", "verdict": "baseline", "reason": None, "events": 0}]
 
     # Re-indented, re-wrapped, a different footer stamp: nothing a reader would call a change.
     reflowed = board(stamp="12:15").replace(b"<p>The Board coordinates", b"<p>\n\n   The   Board\n coordinates")
-    server.route("/SBIE", body=reflowed, headers=HTML)
-    assert run_check(config, data).source("fl-sbie")["verdicts"][0]["verdict"] == "unchanged"
+    assert checks.run({SBIE: Saved(reflowed, headers=HTML)})["verdicts"][0]["verdict"] == "unchanged"
 
     minutes = '<li><a href="minutes-2025-06-10.pdf">Minutes, June 10, 2025</a></li>'
-    server.route("/SBIE", body=board(extra=minutes, deadline="July 31, 2025"), headers=HTML)
-    result = run_check(config, data)
-    assert result.code == 0
-    [event] = result.source("fl-sbie")["events"]
-    assert event["type"] == ev.PAGE_CHANGED and event["url"] == server.url("/SBIE")
-    assert event["added_links"] == [{"url": server.url("/minutes-2025-06-10.pdf"),
+    result = checks.run({SBIE: Saved(board(extra=minutes, deadline="July 31, 2025"), headers=HTML)})
+    assert result["ok"]
+    [event] = result["events"]
+    assert event["type"] == ev.PAGE_CHANGED and event["url"] == SBIE
+    assert event["added_links"] == [{"url": "https://www.fdle.state.fl.us/minutes-2025-06-10.pdf",
                                      "text": "Minutes, June 10, 2025"}]
     assert event["removed_links"] == [] and event["text_changed"] is True
     assert "1 document added: Minutes, June 10, 2025 (minutes-2025-06-10.pdf)" in event["summary"]
     assert "+ Grant applications are open until July 31, 2025." in event["text_diff"]
     assert "- Grant applications are open until June 30, 2025." in event["text_diff"]
 
-    server.route("/SBIE", body=board(deadline="July 31, 2025"), headers=HTML, etag='"v4"')
-    [event] = run_check(config, data).source("fl-sbie")["events"]
-    assert event["removed_links"] == [{"url": server.url("/minutes-2025-06-10.pdf"),
+    [event] = checks.run({SBIE: Saved(board(deadline="July 31, 2025"), headers={**HTML, "ETag": '"v4"'})})["events"]
+    assert event["removed_links"] == [{"url": "https://www.fdle.state.fl.us/minutes-2025-06-10.pdf",
                                        "text": "Minutes, June 10, 2025"}]
     assert event["added_links"] == []
 
-    again = run_check(config, data)                     # 304 Not Modified
-    assert again.source("fl-sbie")["fetched"][0]["status"] == 304
-    assert again.source("fl-sbie")["verdicts"][0]["verdict"] == "unchanged"
+    again = checks.run({SBIE: Saved(status=304, headers={"ETag": '"v4"'})})
+    assert checks.last.requests[0].headers[b"If-None-Match"] == b'"v4"'
+    assert again["fetched"][0]["status"] == 304
+    assert again["verdicts"][0]["verdict"] == "unchanged"
+    data = checks.store.data_dir
     assert len(page_events(data)) == 2
     assert [c["ok"] for c in table(data, "checks")] == [True] * 5
 
 
-def test_selector_that_matches_nothing_is_a_failed_check(server, tmp_path):
-    server.route("/SBIE", body=board(), headers=HTML)
-    config, data = page_config(server, tmp_path, selector="#content-main"), tmp_path / "data"
-    result = run_check(config, data)
-    assert result.code == 1
-    assert "selector '#content-main' matches nothing on the page" in result.report["message"]
-    assert page_events(data) == []
+@pytest.mark.parametrize("answer, source, message", [
+    (Saved(board(), headers=HTML), {"selector": "#content-main"},
+     "page: selector '#content-main' matches nothing on the page (page redesigned?)"),
+    (Saved(b"<html><head><title>Request Rejected</title></head><body>The requested URL was rejected.</body>"
+           b"</html>", headers=HTML), {},
+     "page: the server sent a page titled 'Request Rejected' instead of the real page (blocked?)"),
+    (Saved(b"busy", status=503), {}, f"page: HTTP 503 Service Unavailable from {SBIE}"),
+    (Saved(board(), headers=HTML), {"format": "html-table"},
+     "page: no table with STATE and LAW ENFORCEMENT AGENCY columns on the page"),
+], ids=["selector matches nothing", "block page", "HTTP 503", "no roster table"])
+def test_what_is_not_the_page_is_a_failed_check(tmp_path, answer, source, message):
+    checks = sbie_checks(tmp_path, **source)
+    result = checks.run({SBIE: answer})
+    assert result["ok"] is False and result["message"] == message
+    assert page_events(checks.store.data_dir) == []
+    assert table(checks.store.data_dir, "sources") == [] and table(checks.store.data_dir, "snapshots") == []
 
 
-def test_html_table_roster_from_ice_2024_capture(server, tmp_path):
+def test_html_table_roster_from_ice_2024_capture(tmp_path):
+    url = "https://www.ice.gov/identify-and-arrest/287g"
     capture = gzip.decompress((PAGES / "2024-12-18_html-table-era.html.gz").read_bytes())
-    server.route("/287g", body=capture, headers=HTML)
-    config = write_config(tmp_path / "config.toml", [{"name": "roster", "type": "page", "url": server.url("/287g"),
-                                                      "format": "html-table", "kind": "participating"}])
-    data = tmp_path / "data"
-    result = run_check(config, data)
-    assert result.code == 0, result.stderr
-    assert result.source("roster")["verdicts"][0]["verdict"] == "baseline"
-    agreements = table(data, "agreements")
+    settings = settings_for([{"name": "roster", "type": "page", "url": url, "format": "html-table",
+                              "kind": "participating"}])
+    checks = StoredChecks(StatePageSpider, settings, tmp_path / "data")
+    result = checks.run({url: Saved(capture, headers={**HTML, "ETag": '"2024"'})})
+    assert result["ok"], result["message"]
+    assert result["verdicts"][0]["verdict"] == "baseline"
+    agreements = table(checks.store.data_dir, "agreements")
     assert len(agreements) == 135
     etowah = next(a for a in agreements if a["agency"] == "Etowah County Sheriff's Office")
     assert (etowah["state"], etowah["model"], etowah["signed"]) == ("AL", "Jail Enforcement Model", "2020-06-09")
     # The steering committee tables (MOA Name | Meeting Date | ...) are not the list.
     assert not any(a["agency"] in ("Albemarele District Jail", "LaPaz County") for a in agreements)
+    # Not modified: the list is as it was, not a page reading.
+    again = checks.run({url: Saved(status=304, headers={"ETag": '"2024"'})})
+    assert [(v["kind"], v["verdict"]) for v in again["verdicts"]] == [("participating", "unchanged")]
 
 
-# -- reading and diffing, without a crawl -------------------------------------
+@pytest.mark.e2e
+def test_real_crawl_of_a_page_then_its_conditional_recheck(local_site, tmp_path):
+    local_site.route("/SBIE", body=board(), headers=HTML, etag='"v1"')
+    config = write_config(tmp_path / "config.toml", [{"name": "fl-sbie", "type": "page",
+                                                      "url": local_site.url("/SBIE")}])
+    first = run_check(config, tmp_path / "data")
+    assert first.code == 0, first.stderr
+    assert first.source("fl-sbie")["verdicts"][0]["verdict"] == "baseline"
+    again = run_check(config, tmp_path / "data")
+    assert local_site.seen("/SBIE")[-1].headers["if-none-match"] == '"v1"'
+    assert again.source("fl-sbie")["fetched"][0]["status"] == 304
+    assert again.source("fl-sbie")["verdicts"][0]["verdict"] == "unchanged"
 
-URL = "https://www.fdle.state.fl.us/SBIE"
+
+# -- reading and diffing, without a spider ------------------------------------
 
 
 def reading(html: str | bytes, selector: str | None = None):
-    return read_page(soup_of(html), URL, selector)
+    return read_page(soup_of(html), SBIE, selector)
 
 
 def test_auto_main_content_and_absolute_document_links():

@@ -187,3 +187,24 @@ def docx() -> bytes:
         "_rels/.rels": _ROOT_RELS,
         "word/document.xml": '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>',
     })
+
+
+def long_list(data_rows: int) -> bytes:
+    """A participating list shaped like ICE's (STATE, AGENCY, SUPPORT TYPE,
+    SIGNED as a date, MOA as a hyperlink on every tenth row) with
+    ``data_rows`` rows under its header, written the way Excel writes them."""
+    header = ["STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE", "SIGNED", "MOA"]
+    fixed = header + ["TEXAS", "Task Force Model", "link"]
+    strings = [f"<t>{text}</t>" for text in fixed]
+    first_agency = len(strings)
+    strings += [f"<t>Agency {n} Sheriff's Office</t>" for n in range(data_rows)]
+    state, model, link = (str(fixed.index(name)) for name in ("TEXAS", "Task Force Model", "link"))
+    rows = ['<row r="1">' + "".join(f'<c r="{col}1" t="s"><v>{n}</v></c>' for n, col in enumerate("ABCDE"))
+            + "</row>"]
+    rows += [f'<row r="{r}"><c r="A{r}" t="s"><v>{state}</v></c><c r="B{r}" t="s"><v>{first_agency + r - 2}</v></c>'
+             f'<c r="C{r}" t="s"><v>{model}</v></c><c r="D{r}" s="1"><v>{45000 + r % 700}</v></c>'
+             f'<c r="E{r}" t="s"><v>{link}</v></c></row>' for r in range(2, data_rows + 2)]
+    links = "".join(f'<hyperlink ref="E{r}" r:id="rId1"/>' for r in range(2, data_rows + 2, 10))
+    sheet_rels = relationships(("rId1", "hyperlink", "https://www.ice.gov/doclib/287gMOA/moa.pdf", True))
+    return build_xlsx(worksheet("".join(rows), f"<hyperlinks>{links}</hyperlinks>"),
+                      strings=shared_strings(*strings), style=styles([0, 14]), sheet_rels=sheet_rels)

@@ -2,34 +2,41 @@
 
 A crawl that hangs (a server that trickles bytes, a parser stuck on a hostile
 file) or crashes (out of memory, a bug) must not take the service with it, so
-the service never crawls in its own process: it runs ``watch287g check
---source NAME --json --no-notify`` as a child in its own process group and
-kills the whole group when the time is up. The child commits its own result
-atomically (the store replaces its file whole), so killing it at any moment
-leaves the state as it was before the check or as it is after it.
+the service never crawls in its own process: each check is ``watch287g check
+--source NAME --json --no-notify`` in a child of its own process group,
+forked from the check server (watch287g/check_server.py, on
+watch287g/forkserver.py), which has Scrapy and the spiders imported
+already. When the time is up the server kills the child's whole group
+(SIGTERM, then SIGKILL). The child commits its own result atomically (the
+store replaces its file whole), so killing it at any moment leaves the
+state as it was before the check or as it is after it. A check server that
+dies is started again for the next check; the check it was running is a
+crashed check, which the service records as failed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watch287g.core.config import Config
+from watch287g.core.timeutil import now_iso
+from watch287g.forkserver import TERM_TO_KILL_SECONDS, ForkedChild, ForkServer, ForkServerError
 
-# How long a child gets between SIGTERM and SIGKILL: enough for Python to
-# unwind; the state write itself is a rename, never half done.
-TERM_TO_KILL_SECONDS = 5.0
 _MESSAGE_CHARS = 300
 _STOPPING = "stopped: the service is shutting down"
+# The check server's module (a name, not an import: it imports the CLI).
+CHECK_SERVER = "watch287g.check_server"
+# After a kill request, how long the server may take to report the child
+# gone before the service gives up on the server itself.
+_KILL_REPORT_SECONDS = TERM_TO_KILL_SECONDS + 10
 
 OK, FAILED, BUSY, TIMEOUT, CRASHED, INTERRUPTED = "ok", "failed", "busy", "timeout", "crashed", "interrupted"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,22 +47,12 @@ class CheckOutcome:
     finished_at: str
     exit_code: int | None
     message: str = ""
+    events: list[dict] = field(default_factory=list)   # what the check recorded
+    reused: bool = False        # not checked again: the last check was recent (Service.check_now)
 
     def summary(self) -> dict:
         return {"source": self.source, "status": self.status, "started_at": self.started_at,
                 "finished_at": self.finished_at, "exit_code": self.exit_code, "message": self.message}
-
-
-def cli_argv(config: Config, *args: str) -> list[str]:
-    """``watch287g ARGS`` as a child of this process, reading the same config
-    file (with the built-in default, it resolves the same way from the same
-    environment)."""
-    chosen = ["--config", str(config.path)] if config.path else []
-    return [sys.executable, "-m", "watch287g.cli", *chosen, *args]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class CheckRunner:
@@ -65,62 +62,73 @@ class CheckRunner:
     def __init__(self, config: Config, data_dir: Path) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
-        self._child: subprocess.Popen | None = None
+        self.server = ForkServer(CHECK_SERVER)
+        self._check: ForkedChild | None = None
         self._lock = threading.Lock()
         self._closed = False        # set once at shutdown: no new child after that
 
     def argv(self, source: str) -> list[str]:
-        return cli_argv(self.config, "--data-dir", str(self.data_dir), "-q",
-                        "check", "--source", source, "--json", "--no-notify")
+        """The child's ``watch287g`` arguments: the service's config file
+        (with the built-in default, it resolves the same way from the same
+        environment) and data dir."""
+        chosen = ["--config", str(self.config.path)] if self.config.path else []
+        return [*chosen, "--data-dir", str(self.data_dir), "-q", "check", "--source", source, "--json",
+                "--no-notify"]
+
+    def start(self) -> None:
+        """Start the check server now rather than at the first check."""
+        with self._lock:
+            if not self._closed:
+                self.server.start()
 
     def run(self, source: str, timeout: float) -> CheckOutcome:
-        started = _now()
+        started = now_iso()
         with self._lock:
             if self._closed:
                 return CheckOutcome(source, INTERRUPTED, started, started, None, _STOPPING)
-            self._child = subprocess.Popen(self.argv(source), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, start_new_session=True)
-        child = self._child
+            try:
+                self._check = self.server.start_child(self.argv(source))
+            except ForkServerError as err:
+                return CheckOutcome(source, CRASHED, started, now_iso(), None,
+                                    f"check process could not start: {err}"[:_MESSAGE_CHARS])
+        check = self._check
         timed_out = False
         try:
-            out, err = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill_group(child)
-            out, err = child.communicate()
+            if not check.wait(timeout):
+                timed_out = True
+                self.server.kill()
+                if not check.wait(_KILL_REPORT_SECONDS):
+                    log.warning("the check server did not stop check %s: restarting it", source)
+                    self.server.close()
+                    check.wait(None)
         finally:
             with self._lock:
-                self._child = None
-        return self._outcome(source, started, child.returncode, out, err, timed_out, timeout)
+                self._check = None
+        return self._outcome(source, started, check.returncode, check.stdout, check.stderr, timed_out, timeout)
 
     def interrupt(self) -> None:
         """Stop the running check, if any, and start no more (service shutdown)."""
         with self._lock:
             self._closed = True
-            child = self._child
-        if child is not None:
-            self._kill_group(child)
+            running = self._check is not None
+        if running:
+            self.server.kill()
 
-    def _kill_group(self, child: subprocess.Popen) -> None:
-        for sig, wait in ((signal.SIGTERM, TERM_TO_KILL_SECONDS), (signal.SIGKILL, None)):
-            try:
-                os.killpg(child.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                child.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+    def close(self) -> None:
+        """Stop the check server (at shutdown)."""
+        with self._lock:
+            self._closed = True
+            self.server.close()
 
-    def _outcome(self, source: str, started: str, code: int, out: bytes, err: bytes,
+    def _outcome(self, source: str, started: str, code: int | None, out: bytes, err: bytes,
                  timed_out: bool, timeout: float) -> CheckOutcome:
         payload = _last_json(out)
         stderr_line = _last_line(err)
         message = str(payload.get("message") or stderr_line)[:_MESSAGE_CHARS]
-        if code == 0:
+        reported = "sources" in payload      # the child finished its check and recorded it
+        if code == 0 and reported:
             status = OK
-        elif code == 1:
+        elif code == 1 and reported:
             status = FAILED
         elif self._closed:
             status, message = INTERRUPTED, _STOPPING
@@ -130,9 +138,16 @@ class CheckRunner:
             status, message = BUSY, message or "another check is running"
         else:
             status = CRASHED
-            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            if code is None:
+                how = "was lost: the check server died while it ran"
+            elif code < 0:
+                how = f"killed by signal {-code}"
+            else:
+                how = f"exited with code {code} without a result"
             message = f"check process {how}" + (f": {stderr_line}" if stderr_line else "")
-        return CheckOutcome(source, status, started, _now(), code, message[:_MESSAGE_CHARS])
+        events = [event for result in payload.get("sources", []) if isinstance(result, dict)
+                  for event in result.get("events", [])]
+        return CheckOutcome(source, status, started, now_iso(), code, message[:_MESSAGE_CHARS], events)
 
 
 def _last_json(out: bytes) -> dict:

@@ -9,11 +9,12 @@ non-zero exit code, never as a traceback; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 
-from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context
-from watch287g.core import __version__
+from watch287g.command import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Context, add_global_options
+from watch287g.core import __version__, redact
 from watch287g.core.config import ConfigError, load_config
 from watch287g.core.errors import UserError
 
@@ -27,10 +28,13 @@ def _command_modules():
         cmd_config,
         cmd_core,
         cmd_demo,
+        cmd_report,
         cmd_service,
+        cmd_slack,
+        cmd_web,
     )
 
-    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_config, cmd_alerts]
+    return [cmd_core, cmd_check, cmd_demo, cmd_service, cmd_web, cmd_config, cmd_alerts, cmd_slack, cmd_report]
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -42,7 +46,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UserError, ConfigError, StoreError, WorkbookError)
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The parser, built once per process (parsing does not change it): the
+    check server builds it before it forks its check children."""
     parser = argparse.ArgumentParser(
         prog="watch287g",
         description="Watch ICE's 287(g) agreement lists and state pages, and alert on real changes.",
@@ -50,16 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                "delivery failed, 2 bad input or config, 3 busy (another process holds the lock).",
     )
     parser.add_argument("--version", action="version", version=f"watch287g {__version__}")
-    parser.add_argument("--config", metavar="FILE",
-                        help="config file (default: $WATCH287G_CONFIG, ./watch287g.toml, "
-                             "~/.config/watch287g/config.toml, else built-in defaults)")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="state folder (default: $WATCH287G_DATA_DIR, the config's data_dir, "
-                             "else ~/.local/share/watch287g)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr, no progress")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    add_global_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.register(subparsers)
@@ -69,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    redact.install(logging.getLogger())   # slack-sdk's debug log shows webhook URLs, which are secrets
     # Scrapy and Twisted log at INFO on their own; keep them one step quieter.
     for noisy in ("scrapy", "twisted", "filelock", "apscheduler", "slack_sdk", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING if verbose < 2 else logging.DEBUG))
@@ -85,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         ctx = Context(config=config, data_dir=config.data_dir(args.data_dir), json=args.json,
                       progress=not (args.json or args.quiet) and sys.stderr.isatty())
+        ctx.store().check_dir()
         return int(args.func(ctx, args) or EXIT_OK)
     except _user_errors() as err:
         print(f"watch287g: error: {err}", file=sys.stderr)

@@ -9,22 +9,25 @@ from __future__ import annotations
 import os
 import sys
 
-from watch287g.alerts import digest, outbox
-from watch287g.alerts.settings import AlertSettings
 from watch287g.alerts.subscriptions import (
+    ACTIVE,
+    PAUSED,
+    REMOVED,
     SubscriptionError,
     add_subscription,
     all_subscriptions,
-    check_removable,
-    config_subscriptions,
+    check_changeable,
     make_destination,
     make_filter,
-    remove_subscription,
+    set_status,
     split_destination,
 )
-from watch287g.command import EXIT_FAILED, Context, add_command
+from watch287g.command import EXIT_BUSY, EXIT_FAILED, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.core.timeutil import to_iso, utcnow
+
+# The outbox (and slack-sdk, smtplib under it) is imported when a command
+# runs, not when the parser is built: `watch287g check` pays for none of it.
 
 
 def register(subparsers) -> None:
@@ -47,10 +50,18 @@ def register(subparsers) -> None:
                         help="instant alerts or a digest (default: instant)")
     parser.add_argument("--name", help="a label to find it by (unsubscribe NAME works too)")
 
-    parser = add_command(subparsers, "unsubscribe", "remove a subscription made with `subscribe`", cmd_unsubscribe)
+    parser = add_command(subparsers, "unsubscribe", "remove a stored subscription (CLI, Slack or web)",
+                         cmd_unsubscribe)
     parser.add_argument("id", metavar="ID", help="subscription id (s3) or name")
+    for name, help_text, func in (
+            ("pause", "pause a stored subscription: kept, nothing delivered until resumed", cmd_pause),
+            ("resume", "resume a paused subscription: it gets what happens from now on", cmd_resume)):
+        parser = add_command(subparsers, name, help_text, func)
+        parser.add_argument("id", metavar="ID", help="subscription id (s3) or name")
 
-    add_command(subparsers, "subscriptions", "list subscriptions (config file and CLI)", cmd_subscriptions)
+    parser = add_command(subparsers, "subscriptions", "list subscriptions (config file, CLI, Slack, web) "
+                         "with who changed them and when", cmd_subscriptions)
+    parser.add_argument("--all", action="store_true", help="also list removed subscriptions")
     add_command(subparsers, "deliver", "send the alerts that are due now", cmd_deliver)
     add_command(subparsers, "outbox", "what is waiting to be delivered, and why", cmd_outbox)
 
@@ -67,10 +78,10 @@ def cmd_subscribe(ctx: Context, args) -> int:
         filter_ = make_filter(args.state, args.county, args.agency_contains, args.model, args.type)
     except SubscriptionError as err:
         raise UserError(str(err)) from None
-    config_subscriptions(ctx.config)   # a broken config fails here, before the write
+    fixed = ctx.settings.subscriptions   # a broken config fails here, before the write
     with ctx.store().write() as db:
         try:
-            subscription = add_subscription(db, ctx.config, destination, args.cadence, filter_, args.name,
+            subscription = add_subscription(db, fixed, destination, args.cadence, filter_, args.name,
                                             to_iso(utcnow()))
         except SubscriptionError as err:
             raise UserError(str(err)) from None
@@ -86,7 +97,7 @@ def cmd_subscribe(ctx: Context, args) -> int:
 
 
 def _setup_warnings(ctx: Context, destination: str) -> list[str]:
-    settings = AlertSettings.from_config(ctx.config)
+    settings = ctx.settings.alerts
     kind, target = split_destination(destination)
     if kind == "slack" and not os.environ.get(settings.slack.bot_token_env):
         return [f"${settings.slack.bot_token_env} is not set here; deliveries need the bot token"]
@@ -95,41 +106,64 @@ def _setup_warnings(ctx: Context, destination: str) -> list[str]:
     return []
 
 
-def cmd_unsubscribe(ctx: Context, args) -> int:
-    store = ctx.store()
+def _change(ctx: Context, ident: str, status: str) -> tuple:
+    """Change a stored subscription's status; cancel what it no longer gets."""
+    from watch287g.alerts import outbox
+
+    store, fixed, now = ctx.store(), ctx.settings.subscriptions, to_iso(utcnow())
     try:
-        check_removable(store.read(), ctx.config, args.id)   # refuse before taking the lock
+        check_changeable(store.read(), fixed, ident, ctx.config.origin)   # refuse before taking the lock
         with store.write() as db:
-            subscription = remove_subscription(db, ctx.config, args.id)
-            cancelled = outbox.cancel_orphans(db, ctx.config, utcnow())
+            subscription = set_status(db, fixed, ident, status, "cli", now)
+            cancelled = outbox.cancel_undeliverable(db, ctx.settings.alerts, fixed, now)
     except SubscriptionError as err:
         raise UserError(str(err)) from None
-    if ctx.json:
-        ctx.emit({"unsubscribed": subscription.to_doc(), "cancelled": cancelled})
-    else:
-        print(f"unsubscribed {subscription.describe()} ({cancelled} undelivered alerts cancelled)")
-    return 0
+    return subscription, cancelled
+
+
+def _status_command(status: str, verb: str, note: str):
+    """The command that moves a stored subscription to ``status``."""
+    def command(ctx: Context, args) -> int:
+        subscription, cancelled = _change(ctx, args.id, status)
+        if ctx.json:
+            ctx.emit({verb: subscription.to_doc(), "cancelled": cancelled})
+        else:
+            print(f"{verb} {subscription.describe()} ({note.format(cancelled=cancelled)})")
+        return 0
+
+    return command
+
+
+cmd_unsubscribe = _status_command(REMOVED, "unsubscribed", "{cancelled} undelivered alerts cancelled")
+cmd_pause = _status_command(PAUSED, "paused", "{cancelled} undelivered alerts cancelled")
+cmd_resume = _status_command(ACTIVE, "resumed", "it gets events recorded from now on")
 
 
 def cmd_subscriptions(ctx: Context, args) -> int:
-    subscriptions = all_subscriptions(ctx.store().read(), ctx.config)
+    subscriptions = all_subscriptions(ctx.store().read(), ctx.settings.subscriptions, include_removed=args.all)
     if ctx.json:
-        ctx.emit([{**s.to_doc(), "source": "config" if s.from_config else "cli"} for s in subscriptions])
+        ctx.emit([s.to_doc() for s in subscriptions])
         return 0
     if not subscriptions:
         print("no subscriptions (add one with `watch287g subscribe` or [[subscriptions]] in the config file)")
     for subscription in subscriptions:
         print(subscription.describe())
+        for change in subscription.history:
+            print(f"    {change.at}  {change.what} by {change.by}")
     return 0
 
 
 def cmd_deliver(ctx: Context, args) -> int:
-    report = outbox.deliver_due(ctx.store(), ctx.config)
+    from watch287g.alerts import outbox
+
+    report = outbox.deliver_due(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions)
     return _print_delivery(ctx, report)
 
 
 def cmd_digest(ctx: Context, args) -> int:
-    report = digest.send_digests(ctx.store(), ctx.config, args.cadence)
+    from watch287g.alerts import digest
+
+    report = digest.send_digests(ctx.store(), ctx.settings.alerts, ctx.settings.subscriptions, args.cadence)
     if not ctx.json:
         print(f"{args.cadence} digest: {report['released']} queued items released")
     return _print_delivery(ctx, report)
@@ -147,10 +181,14 @@ def _print_delivery(ctx: Context, report: dict) -> int:
                   f"in {batch['messages']} messages, {outcome}")
         print(f"sent {report['sent']}, failed {report['failed']}, still pending {report['pending']}"
               + (f", settled after a crash {report['reconciled']}" if report["reconciled"] else ""))
+    if report.get("busy"):
+        return EXIT_BUSY
     return EXIT_FAILED if report["failed"] else 0
 
 
 def cmd_outbox(ctx: Context, args) -> int:
+    from watch287g.alerts import outbox
+
     state = outbox.status(ctx.store().read())
     if ctx.json:
         ctx.emit(state)

@@ -7,7 +7,10 @@ config; 3 another check is running (it waited ``[crawl] lock_wait`` seconds).
 
 from __future__ import annotations
 
+import logging
+
 from watch287g.command import EXIT_FAILED, EXIT_OK, Context, add_command
+from watch287g.core.sizes import human_size
 
 
 def register(subparsers) -> None:
@@ -24,13 +27,16 @@ def register(subparsers) -> None:
 def cmd_check(ctx: Context, args) -> int:
     from watch287g.check import run_check
 
-    report = run_check(ctx.config, ctx.data_dir, source=args.source, dry_run=args.dry_run,
+    if not args.quiet:
+        logging.getLogger("watch287g.check").setLevel(logging.INFO)   # a line per source as it goes
+    report = run_check(ctx.settings, ctx.data_dir, source=args.source, dry_run=args.dry_run,
                        notify=not args.no_notify)
     if ctx.json:
         ctx.emit(report)
     else:
         print(render(report))
-    return EXIT_OK if report["ok"] else EXIT_FAILED
+    delivery = report.get("delivery") or {}
+    return EXIT_OK if report["ok"] and not delivery.get("failed") else EXIT_FAILED
 
 
 def render(report: dict) -> str:
@@ -68,8 +74,7 @@ def _fetch_line(fetch: dict) -> str:
     url = fetch.get("final_url") or fetch["url"]
     if fetch.get("error") and not fetch.get("status"):
         return f"{fetch['role']:13} ---  {url}: {fetch['error']}"
-    size = fetch.get("size", 0)
-    size = f"  {size / 1024:.0f} KB" if size >= 1024 else f"  {size} bytes" if size else ""
+    size = f"  {human_size(fetch['size'])}" if fetch.get("size") else ""
     sha = f"  sha256 {fetch['sha256'][:12]}" if fetch.get("sha256") else ""
     return f"{fetch['role']:13} {fetch['status']}  {url}{size}{sha}"
 

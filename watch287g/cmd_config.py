@@ -27,9 +27,12 @@ def _validators() -> list[tuple[str, object]]:
     """(what, function of the Config) for every layer that reads the file."""
     from watch287g.alerts.settings import AlertSettings
     from watch287g.alerts.subscriptions import config_subscriptions
-    from watch287g.check import CrawlSettings, load_sources
     from watch287g.schedule import service_settings
+    from watch287g.settings import CrawlSettings, load_sources
+    from watch287g.slackapp.settings import SlackAppSettings
+    from watch287g.site.settings import ReportSettings
     from watch287g.state.policy import Policy
+    from watch287g.web.settings import WebSettings
 
     return [
         ("sections", check_sections),
@@ -39,7 +42,11 @@ def _validators() -> list[tuple[str, object]]:
         ("[service]", service_settings),
         ("[slack] [email] [outbox] [operator]", AlertSettings.from_config),
         ("[[subscriptions]]", config_subscriptions),
+        ("[web]", WebSettings.from_config),
+        ("[slack_app]", SlackAppSettings.from_config),
+        ("[report]", ReportSettings.from_config),
     ]
+
 
 
 def known_sections() -> set[str]:
@@ -47,7 +54,7 @@ def known_sections() -> set[str]:
     sections that are optional and so absent from it."""
     return set(tomllib.loads(default_config_text())) | {"watch287g", "gate", "debounce", "crawl", "sources",
                                                         "service", "slack", "email", "outbox", "operator",
-                                                        "subscriptions"}
+                                                        "subscriptions", "web", "slack_app", "report"}
 
 
 def check_sections(config: Config) -> None:
@@ -58,8 +65,10 @@ def check_sections(config: Config) -> None:
     reject_unknown(config.section("watch287g"), {"data_dir"}, "[watch287g]")
 
 
-def check_config(config: Config) -> dict:
-    """{"config": origin, "checked": [...], "errors": [one line per layer that refused]}."""
+def check_config(config: Config, data_dir: Path | None = None, secrets: bool = True) -> dict:
+    """{"config": origin, "checked": [...], "errors": [one line per layer
+    that refused, and per secret a configured destination needs but the
+    environment lacks]}."""
     errors, checked = [], []
     for what, validate in _validators():
         checked.append(what)
@@ -67,7 +76,57 @@ def check_config(config: Config) -> dict:
             validate(config)
         except ConfigError as err:
             errors.append(_with_origin(str(err), config))
+    if secrets and not errors:
+        checked.append("secrets in the environment")
+        errors.extend(_missing_secrets(config, data_dir))
     return {"config": config.origin, "ok": not errors, "checked": checked, "errors": errors}
+
+
+def refuse_invalid_config(config: Config, data_dir: Path) -> bool:
+    """For commands that start long-running work (``run``, ``serve``):
+    print what `config check` refuses (secrets aside: the caller decides),
+    one line each, and say whether it refused anything."""
+    result = check_config(config, data_dir, secrets=False)
+    for line in result["errors"]:
+        print(f"watch287g: error: {line}", file=sys.stderr)
+    return not result["ok"]
+
+
+def _missing_secrets(config: Config, data_dir: Path | None) -> list[str]:
+    """Secrets that the configured destinations (the config's subscriptions,
+    the operator's, and those stored in the data dir) and the Slack app need."""
+    from watch287g.alerts.subscriptions import stored_subscriptions
+    from watch287g.alerts.transports import missing_secrets
+    from watch287g.settings import Settings
+    from watch287g.state.store import Store, StoreError
+
+    settings = Settings(config)
+    destinations = [s.destination for s in settings.subscriptions] + settings.alerts.operator.destinations()
+    if data_dir is not None:
+        try:
+            store = Store(data_dir)
+            if store.exists():
+                destinations += [s.destination for s in stored_subscriptions(store.read()) if s.delivers]
+        except StoreError as err:
+            return [str(err)]
+    app = settings.slack_app.missing_secrets(settings.alerts.slack.bot_token_env) if settings.slack_app else []
+    return [f"{line}: deliveries to it will fail" for line in missing_secrets(settings.alerts, destinations)] \
+        + app + _missing_web_secret(settings)
+
+
+def _missing_web_secret(settings) -> list[str]:
+    """[web] public_url signs links with a secret: without it, e-mails to
+    stored subscriptions wait and the web app cannot start."""
+    from watch287g.core.tokens import SecretError, secret_from_env
+
+    if not settings.web.public_url:
+        return []
+    try:
+        secret_from_env(settings.web.secret_env)
+    except SecretError as err:
+        return [f"[web] public_url is set but {err}; until it is, e-mails to stored subscriptions wait "
+                f"and the web app cannot start"]
+    return []
 
 
 def _with_origin(message: str, config: Config) -> str:
@@ -96,7 +155,7 @@ def _no_action(ctx: Context, args) -> int:
 
 def cmd_check(ctx: Context, args) -> int:
     config = load_config(args.file) if args.file else ctx.config
-    result = check_config(config)
+    result = check_config(config, ctx.data_dir)
     if ctx.json:
         ctx.emit(result)
     elif result["ok"]:

@@ -1,15 +1,14 @@
-"""Commands over the core: ``replay``, ``events``, ``status``."""
+"""Commands over the core: ``replay``, ``events``, ``status``.
+
+Each command imports what it needs when it runs: building the parser for
+any command must stay cheap (``watch287g check`` starts with it)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from watch287g import report
-from watch287g.command import Context, add_command
-from watch287g.progress import Progress
-from watch287g.replay import read_manifest, run_replay
-from watch287g.state.policy import Policy
+from watch287g.command import Context, add_command, positive_int
 
 
 def register(subparsers) -> None:
@@ -26,14 +25,17 @@ def register(subparsers) -> None:
                         help="state code or name (repeatable)")
     parser.add_argument("--format", choices=("table", "jsonl", "csv"), default=None,
                         help="output format (default: table; jsonl with --json)")
-    parser.add_argument("--limit", type=int, default=None, help="only the last N matching events")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="only the last N matching events (N >= 1)")
 
     add_command(subparsers, "status",
                 "last good lists, counts, quarantines, the service's next runs and health, the outbox", cmd_status)
 
 
 def cmd_replay(ctx: Context, args) -> int:
-    policy = Policy.from_config(ctx.config)
+    from watch287g.progress import Progress
+    from watch287g.replay import read_manifest, run_replay
+
     rows = read_manifest(args.manifest)   # checked whole before any write
     progress = Progress(len(rows), "replay", enabled=not (ctx.json or args.quiet))
 
@@ -41,7 +43,7 @@ def cmd_replay(ctx: Context, args) -> int:
         detail = f"{step.row.observed_at[:16]} {step.row.kind:13} {step.result.verdict}"
         progress.update(step.index, detail)
 
-    summary = run_replay(ctx.store(), args.manifest, policy, args.source, on_step)
+    summary = run_replay(ctx.settings, ctx.store(), args.manifest, args.source, on_step)
     progress.close()
     if ctx.json:
         ctx.emit(summary)
@@ -57,6 +59,8 @@ def cmd_replay(ctx: Context, args) -> int:
 
 
 def cmd_events(ctx: Context, args) -> int:
+    from watch287g import report
+
     store = ctx.store()
     if not store.exists():
         print(f"no state in {store.data_dir} yet", file=sys.stderr)
@@ -66,7 +70,7 @@ def cmd_events(ctx: Context, args) -> int:
         db, since=report.parse_since(args.since) if args.since else None,
         types=report.resolve_types(args.type) or None, states=report.resolve_states(args.state) or None)
     if args.limit is not None:
-        events = events[-args.limit:] if args.limit > 0 else []
+        events = events[-args.limit:]
     fmt = args.format or ("jsonl" if ctx.json else "table")
     render = {"table": report.render_table, "jsonl": report.render_jsonl, "csv": report.render_csv}[fmt]
     sys.stdout.write(render(events))
@@ -74,12 +78,13 @@ def cmd_events(ctx: Context, args) -> int:
 
 
 def cmd_status(ctx: Context, args) -> int:
+    from watch287g import report
     from watch287g.service_status import render_status_section, status_section
 
     store = ctx.store()
     status = report.status_report(store.read())
     status["data_dir"] = str(store.data_dir)
-    service = status_section(store, ctx.config)
+    service = status_section(store)
     if ctx.json:
         ctx.emit({**status, **service})
     else:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import sys
 
-from watch287g.cmd_config import check_config
+from watch287g.cmd_config import check_config, refuse_invalid_config
 from watch287g.command import EXIT_USAGE, Context, add_command
 from watch287g.core.errors import UserError
 from watch287g.heartbeat import running_service_pid
-from watch287g.schedule import service_settings
 
+log = logging.getLogger("watch287g.service")
 
 def register(subparsers) -> None:
     parser = add_command(subparsers, "run",
@@ -25,12 +25,17 @@ def register(subparsers) -> None:
 def cmd_run(ctx: Context, args) -> int:
     if args.check_now:
         return _check_now(ctx)
-    # Refuse to start on a config `config check` refuses, with its one-line errors.
-    result = check_config(ctx.config)
-    if not result["ok"]:
-        for line in result["errors"]:
-            print(f"watch287g: error: {line}", file=sys.stderr)
+    # Refuse to start on a config `config check` refuses, with its one-line
+    # errors; a secret missing from the environment is logged (deliveries
+    # to that destination fail and are retried until it is set).
+    if refuse_invalid_config(ctx.config, ctx.data_dir):
         return EXIT_USAGE
+    if not args.quiet and not args.verbose:
+        logging.getLogger("watch287g").setLevel(logging.INFO)   # one line per check and delivery
+    for line in check_config(ctx.config, ctx.data_dir)["errors"]:
+        log.warning("%s", line)
+    from watch287g.schedule import service_settings  # APScheduler: only for `run`
+
     settings = service_settings(ctx.config)
     if not settings.sources:
         raise UserError(f"no enabled [[sources]] in {ctx.config.origin}: nothing to watch")
@@ -38,7 +43,7 @@ def cmd_run(ctx: Context, args) -> int:
         Service,  # APScheduler only for the command that needs it
     )
 
-    return Service(ctx.config, ctx.data_dir, settings).run()
+    return Service(ctx.settings, ctx.data_dir, settings).run()
 
 
 def _check_now(ctx: Context) -> int:

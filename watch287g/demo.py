@@ -4,12 +4,15 @@ A local web server on 127.0.0.1 plays ICE's site: the real 287(g) page
 (captured 6 June 2025) and seven real workbooks ICE published between 27 and
 31 March 2025, swapped between checks in the order ICE published them. Each
 step runs a real ``watch287g check`` (a child process, as every check is:
-Scrapy's reactor starts once per process) and prints what it found: the
+Scrapy's reactor starts once per process) with watch287g's clock set to the
+moment ICE published that step's lists, and prints what it found: the
 baseline, signings, a pending application, a typo fix, ICE's switch to
-opaque download links, then a blocked check and the recovery.
+opaque download links, then a blocked check and the recovery. At the end it
+shows what a subscriber receives: one Slack message (as Slack would show
+its text) and one e-mail, rendered by the same code that sends them.
 
 The demo never touches your state or config: it writes its own config and
-uses a temporary data dir (kept only when ``--data-dir`` is given).
+uses a temporary data dir, or an empty one given with ``--data-dir`` (kept).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+
+from watch287g.core.errors import UserError
+from watch287g.core.timeutil import CLOCK_ENV, to_iso
+from watch287g.testing.fake_site import LocalServer, Reply
 
 PAGE_PATH = "/identify-and-arrest/287g"
 _CAPTURED_HREF = "https://www.ice.gov/doclib/about/offices/ero/287g/{kind}Agencies06052025pm.xlsx"
@@ -81,49 +86,46 @@ class Site:
     """ICE's site as the demo plays it: the page and the files of the current step."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.server = LocalServer()
         self._page = gzip.decompress(_data("ice-287g-2025-06-06.html.gz")).decode("utf-8")
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 
     @property
     def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}{PAGE_PATH}"
+        return self.server.url(PAGE_PATH)
 
     def show(self, step: Step) -> None:
-        routes = {"/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")}
         if step.blocked:
-            routes[PAGE_PATH] = (200, {"Content-Type": "text/html"}, ACCESS_DENIED)
-        else:
-            page = self._page
-            for index, (kind, name, rows) in enumerate(zip(("participating", "pending"),
-                                                           (step.participating, step.pending), step.rows)):
-                content = _data(name)
-                if step.downloads:
-                    path = f"/file-download/download/public/{58213 + index}"
-                    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-                else:
-                    path = f"/doclib/about/offices/ero/287g/{name}"
-                    headers = {}
-                routes[path] = (200, {**headers, **_validators(content, step.when), "Content-Type":
-                                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}, content)
-                page = page.replace(_CAPTURED_HREF.format(kind=kind), path)
-                page = page.replace(_CAPTURED_AS_OF[kind], _as_of(kind, step.when, rows))
-            page = page.replace(_CAPTURED_UPDATED, f'datetime="{step.when.isoformat()}" '
-                                                      f'title="{step.when:%m/%d/%Y}">{step.when:%m/%d/%Y}')
-            body = page.encode("utf-8")
-            routes[PAGE_PATH] = (200, {"Content-Type": "text/html; charset=utf-8",
-                                       **_validators(body, step.when)}, body)
-        self.routes = routes
+            self.server.route(PAGE_PATH, body=ACCESS_DENIED, headers={"Content-Type": "text/html"})
+            return
+        page = self._page
+        for index, (kind, name, rows) in enumerate(zip(("participating", "pending"),
+                                                       (step.participating, step.pending), step.rows)):
+            content = _data(name)
+            if step.downloads:
+                path = f"/file-download/download/public/{58213 + index}"
+                headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+            else:
+                path = f"/doclib/about/offices/ero/287g/{name}"
+                headers = {}
+            headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            self.server.route(path, _reply(content, step.when, headers))
+            page = page.replace(_CAPTURED_HREF.format(kind=kind), path)
+            page = page.replace(_CAPTURED_AS_OF[kind], _as_of(kind, step.when, rows))
+        page = page.replace(_CAPTURED_UPDATED, f'datetime="{step.when.isoformat()}" '
+                                                  f'title="{step.when:%m/%d/%Y}">{step.when:%m/%d/%Y}')
+        self.server.route(PAGE_PATH, _reply(page.encode("utf-8"), step.when,
+                                            {"Content-Type": "text/html; charset=utf-8"}))
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
 
 def run_demo(data_dir: Path | None, out=sys.stdout) -> int:
     """Run every step; returns 0 when each check ended as the demo expects."""
+    if data_dir is not None and (data_dir / "state.json").exists():
+        # The demo's story starts from nothing: March's lists served again
+        # after the later ones would read as ICE undoing its own edits.
+        raise UserError(f"{data_dir} already holds a watch287g state: give the demo an empty or new folder")
     with tempfile.TemporaryDirectory(prefix="watch287g-demo-") as scratch:
         data = data_dir or Path(scratch) / "data"
         site = Site()
@@ -135,12 +137,13 @@ def run_demo(data_dir: Path | None, out=sys.stdout) -> int:
             for number, step in enumerate(STEPS, start=1):
                 site.show(step)
                 print(f"Step {number}/{len(STEPS)}. {step.title}", file=out)
-                code, text = _check(config, data)
+                code, text = _check(config, data, step.when + dt.timedelta(minutes=5))
                 print("\n".join("    " + line for line in text.splitlines()) + "\n", file=out, flush=True)
                 surprises += code != (1 if step.blocked else 0)
         finally:
             site.close()
         _summary(data, out)
+        _what_subscribers_receive(data, out)
         if data_dir is None:
             print("(the demo's state was temporary: run `watch287g demo --data-dir DIR` to keep it, then "
                   "`watch287g --data-dir DIR events` or `status`)", file=out)
@@ -149,11 +152,12 @@ def run_demo(data_dir: Path | None, out=sys.stdout) -> int:
     return 0 if surprises == 0 else 1
 
 
-def _check(config: Path, data: Path) -> tuple[int, str]:
-    argv = [sys.executable, "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data),
-            "check", "--no-notify"]
+def _check(config: Path, data: Path, when: dt.datetime) -> tuple[int, str]:
+    argv = [sys.executable, "-P", "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data),
+            "-q", "check", "--no-notify"]
     # The demo's site is local: a proxy from the environment must not be asked for it.
-    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost",
+           CLOCK_ENV: to_iso(when)}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     return done.returncode, (done.stdout + done.stderr).rstrip()
 
@@ -166,9 +170,46 @@ def _summary(data: Path, out) -> None:
     store = Store(data)
     if not store.exists():
         return
-    counts = Counter(event["type"] for event in store.read().raw_table("events").values())
+    counts = Counter(event["type"] for event in store.read().events.all())
     listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     print(f"events recorded: {listed or 'none'}", file=out)
+
+
+def _what_subscribers_receive(data: Path, out) -> None:
+    """One real Slack message and one real e-mail about the demo's first
+    signing, as the alert transports would send them."""
+    from watch287g.alerts.render_email import render_email
+    from watch287g.alerts.render_slack import render_batch
+    from watch287g.alerts.settings import AlertSettings
+    from watch287g.core import events as ev
+    from watch287g.core.config import Config
+    from watch287g.core.timeutil import parse_iso
+    from watch287g.state.store import Store
+
+    store = Store(data)
+    signed = [dict(e) for e in store.read().events.in_order() if e["type"] == ev.SIGNED] if store.exists() else []
+    if not signed:
+        return
+    event, settings = signed[0], AlertSettings.from_config(Config({}, None))   # the defaults
+    [message] = render_batch([event], "instant", settings.slack, can_thread=True)
+    print("\nWhat a Slack channel subscribed to these alerts receives (its text, as Slack shows it):", file=out)
+    print("\n".join("    " + line for line in slack_text(message.blocks).splitlines()), file=out)
+    mail = render_email([event], ["demo: every signing, instant. To stop: ask the operator"], "instant",
+                        "reader@example.org", "demo", parse_iso(event["observed_at"]), settings.email)
+    print("\nAnd an e-mail subscriber:", file=out)
+    print(f"    Subject: {mail['Subject']}", file=out)
+    print("\n".join("    " + line for line in mail.get_body(("plain",)).get_content().splitlines()), file=out)
+
+
+def slack_text(blocks: list[dict]) -> str:
+    """Block Kit blocks as the reader sees their text (markup left as typed)."""
+    lines = []
+    for block in blocks:
+        if block.get("text"):
+            lines.append(block["text"]["text"])
+        lines.extend(field["text"] for field in block.get("fields", ()))
+        lines.extend(element.get("text", "") for element in block.get("elements", ()) if element.get("text"))
+    return "\n".join(lines)
 
 
 def _write_config(path: Path, page_url: str) -> Path:
@@ -195,34 +236,12 @@ def _as_of(kind: str, when: dt.datetime, rows: int) -> str:
     return f"As of {moment}, ICE has {rows} pending 287(g) program applications."
 
 
-def _validators(content: bytes, when: dt.datetime) -> dict[str, str]:
-    return {"ETag": f'"{hashlib.sha256(content).hexdigest()[:16]}"', "Last-Modified": format_datetime(
-        when.astimezone(dt.timezone.utc), usegmt=True)}
+def _reply(content: bytes, when: dt.datetime, headers: dict[str, str]) -> Reply:
+    """A 200 with the validators a real server gives, so the next check's
+    conditional request gets a 304 when nothing changed."""
+    return Reply(body=content, headers=headers, etag=f'"{hashlib.sha256(content).hexdigest()[:16]}"',
+                 last_modified=format_datetime(when.astimezone(dt.timezone.utc), usegmt=True))
 
 
 def _data(name: str) -> bytes:
     return resources.files("watch287g").joinpath("demo_data", name).read_bytes()
-
-
-def _handler(site: Site):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            status, headers, body = site.routes.get(self.path, (404, {"Content-Type": "text/plain"}, b"not found"))
-            if status == 200 and headers.get("ETag") and self.headers.get("If-None-Match") == headers["ETag"]:
-                status, body = 304, b""
-                headers = {"ETag": headers["ETag"]}
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if status != 304:
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if status != 304:
-                self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler

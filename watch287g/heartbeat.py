@@ -13,13 +13,13 @@ a killed service, or a reused pid, never gets a signal).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+
+from watch287g.core.files import atomic_write_bytes
 
 HEARTBEAT_FILE = "heartbeat"
 SERVICE_LOCK_FILE = "service.lock"
@@ -32,17 +32,8 @@ def heartbeat_path(data_dir: Path) -> Path:
 def write_heartbeat(data_dir: Path, payload: dict) -> None:
     """Replace the heartbeat whole. No fsync: it is rewritten every tick, and
     after a crash a lost last beat is exactly what a monitor should see."""
-    path = heartbeat_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{HEARTBEAT_FILE}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(heartbeat_path(data_dir), json.dumps(payload, sort_keys=True).encode("utf-8"),
+                       durable=False)
 
 
 def read_heartbeat(data_dir: Path) -> dict | None:

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from watch287g.commit import Committer
 from watch287g.core.errors import UserError
 from watch287g.readers.workbook import snapshot_from_workbook
-from watch287g.state.ingest import IngestResult, ingest
-from watch287g.state.policy import Policy
+from watch287g.settings import Settings
+from watch287g.state.ingest import IngestResult
 from watch287g.state.store import Store
 
 KINDS = ("participating", "pending")
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,10 @@ def read_manifest(path: Path) -> list[ManifestRow]:
             rows = [_manifest_row(path, number, record) for number, record in enumerate(reader, start=2)]
     except FileNotFoundError:
         raise UserError(f"manifest not found: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a replay manifest: a manifest is a UTF-8 CSV file with columns "
+                        "observed_at, kind, file (a workbook goes in its file column)") from None
+    except (OSError, csv.Error) as err:
         raise UserError(f"cannot read manifest {path}: {err}") from None
     if not rows:
         raise UserError(f"{path}: the manifest lists no files")
@@ -88,40 +91,43 @@ class ReplayStep:
     result: IngestResult
 
 
-def replay(store: Store, rows: list[ManifestRow], policy: Policy, source: str = "ice",
+def replay(committer: Committer, rows: list[ManifestRow], source: str = "ice",
            checkpoint_seconds: float = 5.0) -> Iterator[ReplayStep]:
-    """Ingest each manifest row in order; yields after each one."""
-    with store.write() as db:
+    """Commit each manifest row in order, as a live check would (without
+    deliveries); yields after each one."""
+    limits = committer.settings.crawl.workbook_limits()
+    with committer.store.write() as db:
         last_flush = time.monotonic()
         for index, row in enumerate(rows, start=1):
-            content = _read_file(row)
+            content = _read_file(row, limits.max_file_bytes)
             snapshot = snapshot_from_workbook(source, row.kind, row.observed_at, row.path.name, content,
-                                              provenance={"replayed_from": str(row.path)})
-            yield ReplayStep(index, len(rows), row, ingest(db, snapshot, policy))
+                                              provenance={"replayed_from": str(row.path)}, limits=limits)
+            yield ReplayStep(index, len(rows), row, committer.commit_snapshot(db, snapshot))
             if time.monotonic() - last_flush >= checkpoint_seconds:
                 db.flush()
                 last_flush = time.monotonic()
 
 
-def _read_file(row: ManifestRow) -> bytes:
+def _read_file(row: ManifestRow, limit: int) -> bytes:
     # One byte past the limit is enough for the reader to refuse an oversized
     # file, which the gate then records like a live check would.
     try:
         with row.path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(limit + 1)
     except OSError as err:
         raise UserError(f"cannot read {row.path}: {err}") from None
 
 
-def run_replay(store: Store, manifest: Path, policy: Policy, source: str,
+def run_replay(settings: Settings, store: Store, manifest: Path, source: str,
                on_step: Callable[[ReplayStep], None]) -> dict:
     """Replay a manifest; returns the summary the command prints."""
     rows = read_manifest(manifest)
+    store.check_usable()
     started = time.perf_counter()
     verdicts: dict[str, int] = {}
     events: dict[str, int] = {}
     quarantined = []
-    for step in replay(store, rows, policy, source):
+    for step in replay(Committer(settings, store, notify=False), rows, source):
         verdicts[step.result.verdict] = verdicts.get(step.result.verdict, 0) + 1
         for event in step.result.events:
             events[event["type"]] = events.get(event["type"], 0) + 1

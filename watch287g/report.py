@@ -12,10 +12,10 @@ from typing import Iterable
 
 from watch287g.core import events as ev
 from watch287g.core.errors import UserError
-from watch287g.core.normalize import MODELS, STATES, state_code
+from watch287g.core.normalize import MODEL_CODES, MODELS, STATES, state_code
 from watch287g.state.store import StateDB
 
-MODEL_CODES = {"Jail Enforcement Model": "JEM", "Task Force Model": "TFM", "Warrant Service Officer": "WSO"}
+CODE_OF_MODEL = {model: code for code, model in MODEL_CODES.items()}
 CSV_FIELDS = ("id", "type", "observed_at", "state", "agency", "model", "signed", "county", "agency_type",
               "moa_url", "source_kind", "source_file_name", "source_sha256", "row_line", "changes", "message")
 
@@ -53,20 +53,26 @@ def parse_since(text: str) -> str:
 
 def select_events(db: StateDB, since: str | None = None, types: set[str] | None = None,
                   states: set[str] | None = None) -> list[dict]:
+    return filter_events(db.events.in_order(), since, types, states)
+
+
+def filter_events(events: Iterable[dict], since: str | None = None, types: set[str] | None = None,
+                  states: set[str] | None = None) -> list[dict]:
     since_moment = dt.datetime.fromisoformat(since) if since else None
     chosen = []
-    for event in sorted(db.raw_table("events").values(), key=lambda e: e["id"]):
+    for event in events:
         if types and event["type"] not in types:
             continue
         if states and event.get("state") not in states:
             continue
         if since_moment and dt.datetime.fromisoformat(event["observed_at"]) < since_moment:
             continue
-        chosen.append(event)
+        chosen.append(dict(event))
     return chosen
 
 
-def _flat(event: dict) -> dict:
+def flat_event(event: dict) -> dict:
+    """An event as one row of the documented CSV_FIELDS."""
     # Health events name their source ("ice"); list events cite a file record.
     source = event.get("source") if isinstance(event.get("source"), dict) else {}
     row = event.get("row") or {}
@@ -87,11 +93,15 @@ def render_jsonl(events: list[dict]) -> str:
 
 
 def render_csv(events: list[dict]) -> str:
+    return rows_to_csv([flat_event(e) for e in events], CSV_FIELDS)
+
+
+def rows_to_csv(rows: Iterable[dict], fields: Iterable[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
-    for event in events:
-        writer.writerow({k: _csv_safe(v) for k, v in _flat(event).items()})
+    for row in rows:
+        writer.writerow({k: _csv_safe(v) for k, v in row.items()})
     return buffer.getvalue()
 
 
@@ -123,7 +133,7 @@ def render_table(events: list[dict]) -> str:
     for event in events:
         short_type = event["type"].split(".", 1)[1] if event["type"].startswith(("agreement.", "pending.")) \
             else event["type"]
-        model = MODEL_CODES.get(event.get("model") or "", "")
+        model = CODE_OF_MODEL.get(event.get("model") or "", "")
         agency = event.get("agency") or ""
         detail = describe(event)
         text = f"{agency} — {detail}" if agency and detail else agency or detail
@@ -134,7 +144,7 @@ def render_table(events: list[dict]) -> str:
 
 def status_report(db: StateDB) -> dict:
     """Last good snapshot per list, current counts, quarantines, recent checks."""
-    snapshots = sorted(db.raw_table("snapshots").values(), key=lambda s: s["observed_at"])
+    snapshots = db.snapshots.by_time()
     lists = {}
     for snap in snapshots:
         key = f"{snap['source']}:{snap['kind']}"
@@ -147,14 +157,14 @@ def status_report(db: StateDB) -> dict:
             entry["quarantined"] += 1
         else:
             entry["last_good"] = summary
-    agreements = list(db.raw_table("agreements").values())
+    agreements = db.agreements.all()
     listed = [a for a in agreements if a["status"] == "listed"]
     by_state = Counter(a["state"] or "??" for a in listed)
     by_model = Counter(a["model"] or "unknown" for a in listed)
     by_state_model: dict[str, dict[str, int]] = {}
     for a in listed:
-        by_state_model.setdefault(a["state"] or "??", Counter())[MODEL_CODES.get(a["model"] or "", "?")] += 1
-    pending = Counter(p["status"] for p in db.raw_table("pending").values())
+        by_state_model.setdefault(a["state"] or "??", Counter())[CODE_OF_MODEL.get(a["model"] or "", "?")] += 1
+    pending = Counter(p["status"] for p in db.pending.all())
     missing = sorted((a for a in agreements if a["status"] == "missing"), key=lambda a: a["missing_since"])
     return {
         "lists": list(lists.values()),
@@ -173,7 +183,7 @@ def status_report(db: StateDB) -> dict:
         "quarantined": [
             {k: s[k] for k in ("source", "kind", "observed_at", "file_name", "sha256", "reason")}
             for s in snapshots if s["verdict"] == "quarantined"],
-        "events": dict(Counter(e["type"] for e in db.raw_table("events").values())),
+        "events": dict(Counter(e["type"] for e in db.events.all())),
     }
 
 

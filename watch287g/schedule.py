@@ -89,7 +89,7 @@ class ServiceSettings:
     @classmethod
     def from_config(cls, config: Config, entries: list[Source]) -> "ServiceSettings":
         """Parse [service] for the configured [[sources]] ``entries``
-        (watch287g.check.load_sources)."""
+        (watch287g.settings.load_sources)."""
         table = config.section("service")
         where = "[service]"
         reject_unknown(table, SERVICE_KEYS, where)
@@ -198,6 +198,6 @@ def _stale_days(table: dict, base: dict[str, float], where: str) -> dict[str, fl
 
 def service_settings(config: Config) -> ServiceSettings:
     """[service] for the configured [[sources]]: every enabled source is scheduled."""
-    from watch287g.check import load_sources
+    from watch287g.settings import load_sources
 
     return ServiceSettings.from_config(config, load_sources(config))

@@ -7,19 +7,18 @@ the heartbeat file and one read of the store.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
-from watch287g import health_watch
-from watch287g.core.config import Config
+from watch287g.core.timeutil import utcnow
 from watch287g.heartbeat import read_heartbeat, running_service_pid
 from watch287g.state import health
 from watch287g.state.store import Store
 
 
-def status_section(store: Store, config: Config) -> dict:
+def status_section(store: Store) -> dict:
     """{"service": {...}, "sources": [...], "outbox": {...}} — see render_status_section."""
     from watch287g.alerts import outbox
+    from watch287g.alerts.subscriptions import refused_by_mail_server
 
     beat = read_heartbeat(store.data_dir) or {}
     pid = running_service_pid(store.data_dir)
@@ -34,14 +33,14 @@ def status_section(store: Store, config: Config) -> dict:
         "next_runs": beat.get("next_runs", {}) if pid else {},
     }
     if not store.exists():
-        return {"service": service, "sources": [], "outbox": {}}
+        return {"service": service, "sources": [], "outbox": {}, "refused_addresses": []}
     db = store.read()
     last_checks: dict[str, dict] = {}
-    for check in db.raw_table("checks").values():
+    for check in db.checks.all():
         known = last_checks.get(check["source"])
         if known is None or check["started_at"] >= known["started_at"]:
             last_checks[check["source"]] = check
-    stale = health_watch.stale_flags(db)
+    stale = health.stale_flags(db)
     names = sorted(set(last_checks) | {key.split(":", 1)[0] for key in stale})
     sources = []
     for name in names:
@@ -53,8 +52,10 @@ def status_section(store: Store, config: Config) -> dict:
             "failure_streak": health.streak(db, name),
             "stale": {key.split(":", 1)[1]: flag for key, flag in stale.items() if key.startswith(f"{name}:")},
         })
+    refused = [{"subscription": sub.id, "destination": sub.destination, "paused_at": change.at,
+                "reason": change.what.removeprefix("paused: ")} for sub, change in refused_by_mail_server(db)]
     return {"service": service, "sources": sources,
-            "outbox": outbox.status(db, dt.datetime.now(dt.timezone.utc))}
+            "outbox": outbox.status(db, utcnow()), "refused_addresses": refused}
 
 
 def _state(beat: dict, pid: int | None) -> str:
@@ -98,4 +99,8 @@ def render_status_section(section: dict) -> str:
                             ("due_now", "awaiting_digest", "retrying", "in_doubt") if row.get(k))
             error = f"; last error: {row['last_error']}" if row.get("last_error") else ""
             out.append(f"  {row['destination']} ({row['cadence']}): {row['records']} waiting ({why}){error}")
+    for entry in section["refused_addresses"]:
+        out.append(f"PAUSED {entry['subscription']} ({entry['destination']}) at {entry['paused_at']}: the mail "
+                   f"server refuses the address ({entry['reason']}); `watch287g resume "
+                   f"{entry['subscription']}` once it is fixed")
     return "\n".join(out) + "\n"

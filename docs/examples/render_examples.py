@@ -25,9 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from watch287g.alerts.render_email import render_email  # noqa: E402
+from watch287g.alerts.render_email import footer_lines, render_email  # noqa: E402
 from watch287g.alerts.render_slack import render_batch  # noqa: E402
 from watch287g.alerts.settings import EmailSettings, SlackSettings  # noqa: E402
+from watch287g.alerts.subscriptions import Filter, Subscription  # noqa: E402
 from watch287g.core import events as ev  # noqa: E402
 
 SOURCE = {"kind": "participating", "file_name": "participatingAgencies-20250301180751.xlsx",
@@ -59,9 +60,9 @@ def examples() -> tuple[list[dict], list[dict]]:
         event(104, ev.SIGNED, "MCLENNAN COUNTY SHERIFF'S OFFICE", "TX", "McLennan County", "Warrant Service Officer",
               "2025-02-25", 1102),
         event(105, ev.TERMINATED, "O'BRIEN COUNTY SHERIFF'S OFFICE", "IA", "O'Brien County",
-              "Warrant Service Officer", "2023-06-01", 233, missing_since="2025-02-26T18:33:01Z",
-              last_listed={"file_name": "participatingAgencies-20250226183301.xlsx", "line": 233,
-                           "observed_at": "2025-02-26T18:33:01Z"}),
+              "Warrant Service Officer", "2023-06-01", 233, missing_since="2025-02-21T18:05:12Z",
+              last_listed={"file_name": "participatingAgencies-20250220183301.xlsx", "line": 233,
+                           "observed_at": "2025-02-20T18:33:01Z"}),
     ]
     burst = [event(200 + i, ev.SIGNED, name, "FL", county, "Task Force Model", "2025-02-26", 300 + i)
              for i, (name, county) in enumerate([
@@ -99,33 +100,39 @@ def blocks_to_html(blocks: list[dict]) -> str:
     return "".join(parts)
 
 
-def slack_mock(single: dict, summary: dict, reply: dict, replies: int) -> str:
-    def post(body: str, extra: str = "") -> str:
-        return (f'<div class="msg"><div class="avatar">287</div><div><div class="who">watch287g '
-                f'<span class="app">APP</span> <span class="time">2:10 PM</span></div>{body}{extra}</div></div>')
+# How Slack draws a message and its blocks (shared with render_slack_app.py).
+MESSAGE_CSS = """body { font: 15px/1.46 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1c1d;
+       margin: 0; background: #f4f4f4; }
+.msg { display: flex; gap: 8px; margin: 10px 0 18px; }
+.avatar { flex: none; width: 36px; height: 36px; border-radius: 6px; background: #1d4ed8; color: #fff;
+           font-weight: 700; font-size: 12px; display: flex; align-items: center; justify-content: center; }
+.who { font-weight: 700; } .app { font-size: 10px; background: #eee; color: #666; padding: 1px 3px; }
+.time { font-weight: 400; color: #777; font-size: 12px; }
+.header { font-size: 18px; font-weight: 800; margin: 4px 0; }
+.section { margin: 4px 0; } .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; margin: 6px 0; }
+.context { font-size: 12px; color: #616061; margin: 4px 0; }
+a { color: #1264a3; text-decoration: none; } hr { border: 0; border-top: 1px solid #ddd; }
+.label { color: #777; font-size: 12px; text-transform: uppercase; letter-spacing: .05em; margin: 14px 0 4px; }
+"""
 
+
+def post(body: str, time: str = "2:10 PM", extra: str = "") -> str:
+    """One message from the app, as Slack lays it out."""
+    return (f'<div class="msg"><div class="avatar">287</div><div><div class="who">watch287g '
+            f'<span class="app">APP</span> <span class="time">{time}</span></div>{body}{extra}</div></div>')
+
+
+def slack_mock(single: dict, summary: dict, reply: dict, replies: int) -> str:
     thread = f'<div class="replies">{replies} replies · View thread</div>'
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><style>
-body {{ font: 15px/1.46 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1c1d; margin: 0;
-       background: #f4f4f4; }}
 .phone {{ width: 400px; margin: 16px auto; background: #fff; border-radius: 18px; padding: 12px 14px;
           box-shadow: 0 2px 12px rgba(0,0,0,.15); }}
 .channel {{ font-weight: 700; border-bottom: 1px solid #ddd; padding-bottom: 8px; margin-bottom: 8px; }}
-.msg {{ display: flex; gap: 8px; margin: 10px 0 18px; }}
-.avatar {{ flex: none; width: 36px; height: 36px; border-radius: 6px; background: #1d4ed8; color: #fff;
-           font-weight: 700; font-size: 12px; display: flex; align-items: center; justify-content: center; }}
-.who {{ font-weight: 700; }} .app {{ font-size: 10px; background: #eee; color: #666; padding: 1px 3px; }}
-.time {{ font-weight: 400; color: #777; font-size: 12px; }}
-.header {{ font-size: 18px; font-weight: 800; margin: 4px 0; }}
-.section {{ margin: 4px 0; }} .fields {{ display: grid; grid-template-columns: 1fr 1fr; gap: 6px 12px; margin: 6px 0; }}
-.context {{ font-size: 12px; color: #616061; margin: 4px 0; }}
-a {{ color: #1264a3; text-decoration: none; }} hr {{ border: 0; border-top: 1px solid #ddd; }}
-.replies {{ color: #1264a3; font-weight: 700; font-size: 13px; margin-top: 4px; }}
+{MESSAGE_CSS}.replies {{ color: #1264a3; font-weight: 700; font-size: 13px; margin-top: 4px; }}
 .thread {{ border-left: 3px solid #ddd; padding-left: 10px; margin-left: 44px; }}
-.label {{ color: #777; font-size: 12px; text-transform: uppercase; letter-spacing: .05em; margin: 14px 0 4px; }}
 </style></head><body><div class="phone"><div class="channel"># fl-287g-alerts</div>
 <div class="label">One alert</div>{post(blocks_to_html(single["blocks"]))}
-<div class="label">A burst of 64: one post, details in its thread</div>{post(blocks_to_html(summary["blocks"]), thread)}
+<div class="label">A burst of 64: one post, details in its thread</div>{post(blocks_to_html(summary["blocks"]), extra=thread)}
 <div class="thread">{post(blocks_to_html(reply["blocks"][:4]))}</div>
 </div></body></html>"""
 
@@ -153,10 +160,11 @@ def main() -> None:
          "replies": len(burst_messages) - 1}, indent=2, ensure_ascii=False) + "\n")
     (HERE / "slack_message.html").write_text(slack_mock(payload(single), payload(burst_messages[0]),
                                                         payload(burst_messages[1]), len(burst_messages) - 1))
-    mail = render_email(digest, ["s2: email reporter@news.example, daily, states FL, GA, TX, IA. "
-                                 "To stop: run: watch287g unsubscribe s2"], "daily", "reporter@news.example",
-                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc),
-                        EmailSettings(from_address="alerts@watch287g.example"))
+    reporter = Subscription(id="s2", destination="email:reporter@news.example", cadence="daily",
+                            filter=Filter(states=("FL", "GA", "TX", "IA")))
+    email = EmailSettings(from_address="alerts@watch287g.example")
+    mail = render_email(digest, footer_lines([reporter], False, email), "daily", "reporter@news.example",
+                        "3f2a9c0d5e6b47a1", dt.datetime(2025, 3, 2, 13, 0, tzinfo=dt.timezone.utc), email)
     (HERE / "digest_email.html").write_text(mail.get_body(("html",)).get_content())
     headers = "".join(f"{k}: {v}\n" for k, v in mail.items() if k in ("From", "To", "Subject", "List-Unsubscribe"))
     (HERE / "digest_email.txt").write_text(headers + "\n" + mail.get_body(("plain",)).get_content())

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from watch287g.alerts.outbox import enqueue
+from watch287g.alerts import digest, outbox
 from watch287g.core import events as ev
 from watch287g.core.config import Config, load_config
+from watch287g.settings import Settings
+from watch287g.state import journal
 from watch287g.state.store import Store
 
 OBSERVED = "2025-03-01T18:07:51Z"
@@ -76,11 +78,25 @@ def record(store: Store, events: list[dict], config: Config | None = None, now: 
     """Record events as the ingest does (ids from the events table) and, with
     a config, queue their deliveries in the same session."""
     with store.write() as db:
-        db.append("events", events, id_field="id")
-        if config is not None:
-            enqueue(db, events, config, now)
+        journal.record(db, events, None if config is None else queue_for(db, config, now))
     return events
 
 
+def queue_for(db, config: Config, now: dt.datetime = NOW):
+    """The journal's deliveries function for this config, as the app builds it."""
+    settings = Settings(config)
+    return outbox.deliveries(db, settings.alerts, settings.subscriptions, now)
+
+
+def deliver(store: Store, config: Config, now: dt.datetime | None = None) -> dict:
+    settings = Settings(config)
+    return outbox.deliver_due(store, settings.alerts, settings.subscriptions, now)
+
+
+def send_digest(store: Store, config: Config, cadence: str, now: dt.datetime | None = None) -> dict:
+    settings = Settings(config)
+    return digest.send_digests(store, settings.alerts, settings.subscriptions, cadence, now)
+
+
 def outbox_docs(store: Store) -> list[dict]:
-    return list(store.read().raw_table("outbox").values())
+    return [dict(doc) for doc in store.read().outbox.all()]

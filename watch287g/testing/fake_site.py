@@ -9,9 +9,19 @@ everything unless a test routes it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+# ICE's 287(g) page as it links its two workbooks (served at /287g by serve_ice_lists).
+ICE_PAGE = b"""<html><head><title>287(g)</title></head><body>
+<h3>287(g) Participating Agencies</h3>
+<p><a href="/doclib/participatingAgencies.xlsx">View 287(g) Participating Agencies</a></p>
+<h3>287(g) Pending Agencies</h3>
+<p><a href="/doclib/pendingAgencies.xlsx">View 287(g) Pending Agencies</a></p>
+</body></html>"""
 
 
 @dataclass
@@ -123,3 +133,18 @@ def _handler(server: LocalServer):
             pass
 
     return Handler
+
+
+def serve_ice_lists(server: LocalServer, participating: bytes, pending: bytes, delay: float = 0.0,
+                    etags: bool = False) -> None:
+    """ICE's page at /287g and its two workbooks, as the next check will find
+    them; with ``etags``, each with an ETag (a check of the same bytes then
+    gets 304s)."""
+    def tag(body: bytes) -> str | None:
+        return f'"{hashlib.sha256(body).hexdigest()[:16]}"' if etags else None
+
+    server.route("/287g", Reply(body=ICE_PAGE, headers={"Content-Type": "text/html"}, etag=tag(ICE_PAGE)))
+    server.route("/doclib/participatingAgencies.xlsx", Reply(body=participating, headers=XLSX, delay=delay,
+                                                             etag=tag(participating)))
+    server.route("/doclib/pendingAgencies.xlsx", Reply(body=pending, headers=XLSX, etag=tag(pending)))
+

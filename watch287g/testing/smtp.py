@@ -1,4 +1,5 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives,
+and refuses the addresses a test tells it to (at RCPT or at DATA)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,21 @@ class Received:
 
 
 class _Keep:
-    def __init__(self, inbox: list[Received]) -> None:
+    def __init__(self, inbox: list[Received], refuse_rcpt: dict[str, str], refuse_data: dict[str, str]) -> None:
         self.inbox = inbox
+        self.refuse_rcpt = refuse_rcpt
+        self.refuse_data = refuse_data
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address.lower() in self.refuse_rcpt:
+            return self.refuse_rcpt[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        for address in envelope.rcpt_tos:
+            if address.lower() in self.refuse_data:
+                return self.refuse_data[address.lower()]
         self.inbox.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
@@ -43,10 +55,14 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.inbox: list[Received] = []
+        # address -> SMTP reply, e.g. "550 5.1.1 no such user"; tests may change them at any time
+        self.refuse_rcpt: dict[str, str] = {}
+        self.refuse_data: dict[str, str] = {}
         self._controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        self._controller = Controller(_Keep(self.inbox), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(_Keep(self.inbox, self.refuse_rcpt, self.refuse_data), hostname="127.0.0.1",
+                                      port=self.port)
         self._controller.start()
         return self
 

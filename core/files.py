@@ -1,0 +1,68 @@
+"""Writing files so that a crash leaves the old content or the new, never
+half of either: one writer for the state, its archive and the heartbeat."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+
+def atomic_write_bytes(path: Path, payload: bytes, durable: bool = True) -> None:
+    """Write to a temporary file beside ``path``, then rename it over
+    ``path``. ``durable`` fsyncs the file and its folder, so the rename
+    survives a power cut; files rewritten every few seconds skip it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_renamed(path, payload, durable)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def write_files_durably(folder: Path, files: dict[str, bytes]) -> None:
+    """Write several files into ``folder`` as ``atomic_write_bytes`` does,
+    syncing the folder once for all of them."""
+    if not files:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in files.items():
+        _write_renamed(folder / name, payload, durable=True)
+    _fsync_dir(folder)
+
+
+def _write_renamed(path: Path, payload: bytes, durable: bool) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def remove_stale_temp_files(folder: Path, name: str) -> int:
+    """Remove the temporary files that writers of ``folder/name`` killed
+    mid-write left behind. Call only while holding the lock those writers
+    take, so no live writer's file is removed. Returns how many."""
+    removed = 0
+    for leftover in folder.glob(f".{name}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # some filesystems refuse O_RDONLY fsync on dirs
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
