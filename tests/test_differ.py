@@ -317,7 +317,7 @@ def test_signing_is_not_linked_to_another_agencys_application(feed, earlier, new
     open_pending(feed, [applicant(earlier, county)])
     signed = feed(BASELINE + [applicant(newer, county, SIGNED_ON)])
     assert [(e["agency"], e["from_pending"]) for e in signed.events] == [(newer, False)]
-    pending = feed.store.read().raw_table("pending").values()
+    pending = feed.store.read().pending.all()
     assert [r["status"] for r in pending if r["agency"] == earlier] == ["listed"]
 
 
@@ -370,6 +370,6 @@ def test_re_application_after_a_withdrawal_is_a_new_application(feed):
     again = feed([HAYS, applicant("Smith County Constable Precinct 4", "Smith County")], kind="pending")
     assert types(again) == ["pending.added"]
     assert again.events[0]["uid"] != gone[-1].events[0]["uid"]
-    statuses = sorted(r["status"] for r in feed.store.read().raw_table("pending").values()
+    statuses = sorted(r["status"] for r in feed.store.read().pending.all()
                       if r["agency"] == "Smith County Constable Precinct 4")
     assert statuses == ["listed", "withdrawn"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.atom import assert_valid_atom
-from tests.test_service import (  # noqa: F401 (server is a fixture)
+from tests.support.service import (  # noqa: F401 (server is a fixture)
     PARTICIPATING_0306,
     PARTICIPATING_0307,
     Service,
@@ -16,6 +18,9 @@ from tests.test_service import (  # noqa: F401 (server is a fixture)
     write_config,
 )
 from watch287g.core.records import sha256_hex
+
+# Every test here runs `watch287g run` in a child process.
+pytestmark = pytest.mark.e2e
 
 
 def report_sha(out) -> str | None:

@@ -36,6 +36,7 @@ from watch287g.testing.fake_slack import FakeSlack
 
 # Every test here runs `watch287g run` in a child process against local servers.
 pytestmark = pytest.mark.e2e
+
 CHANNEL = "C0SERVICE1"
 FAILING, RECOVERED = "The source ice is failing", "The source ice is working again"
 

@@ -38,6 +38,9 @@ from tests.support.slack import (
 from watch287g.testing.fake_site import LocalServer
 from watch287g.testing.fake_slack import BOT_USER, FakeSlack
 
+# Every test here runs `watch287g run` in a child process.
+pytestmark = pytest.mark.e2e
+
 ADMIN, EDITOR, ALICE, BOB = "U0ADMIN01", "U0EDITOR1", "U0ALICE01", "U0BOB0001"
 EDITORS = "S0EDITORS"
 

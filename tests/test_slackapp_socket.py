@@ -17,6 +17,9 @@ from watch287g.testing.fake_site import LocalServer
 from watch287g.testing.fake_slack import FakeSlack
 from watch287g.testing.socket_mode import FakeSocketMode
 
+# Every test here runs `watch287g run` in a child process.
+pytestmark = pytest.mark.e2e
+
 USER = "U0SOCKET1"
 CHANNEL = "C0SOCKET01"
 

@@ -408,42 +408,36 @@ def test_blank_rows_do_not_count_and_cost_no_list_each(parse_mode):
     assert refused(faults.build_xlsx(beyond)) == "bad row number 1048577"
 
 
+@pytest.mark.e2e
 def test_a_check_quarantines_a_list_over_max_list_rows(tmp_path):
     """The configured limit reaches a live check: the list is quarantined with
     its reason, the check fails, nothing else is recorded from it."""
-    from tests.support.checks import run_check, table, write_config
-    from watch287g.testing.fake_site import LocalServer
+    from tests.support.checks import february_site, ice_source, run_check, table, write_config
 
-    page = (b'<html><body><h3>287(g) Participating Agencies</h3><p><a href="/p.xlsx">View 287(g) Participating '
-            b'Agencies</a></p><h3>287(g) Pending Agencies</h3><p><a href="/q.xlsx">View 287(g) Pending Agencies</a>'
-            b"</p></body></html>")
-    server = LocalServer()
+    server = february_site()  # 151 participating rows, 41 pending
     try:
-        server.route("/287g", body=page, headers={"Content-Type": "text/html"})
-        server.route("/p.xlsx", body=fixture(EARLIEST))
-        server.route("/q.xlsx", body=fixture(PENDING))
-        source = {"name": "ice", "type": "ice", "url": server.url("/287g")}
-        config, data = write_config(tmp_path / "c.toml", [source], max_list_rows=150), tmp_path / "data"
+        config = write_config(tmp_path / "c.toml", [ice_source(server)], max_list_rows=150)
+        data = tmp_path / "data"
         result = run_check(config, data)
     finally:
         server.close()
     verdicts = {v["kind"]: v for v in result.source()["verdicts"]}
     assert verdicts["participating"]["verdict"] == "quarantined"
     assert verdicts["participating"]["reason"] == "unreadable file: sheet too large: more than 150 data rows"
-    assert verdicts["pending"]["verdict"] == "baseline"  # 41 rows: within the limit
-    assert result.code == 1 and "\n" not in verdicts["participating"]["reason"]
-    assert not [a for a in table(data, "agreements")]
+    assert verdicts["pending"]["verdict"] == "baseline"
+    assert result.code == 1
+    assert table(data, "agreements") == []
 
 
 @pytest.mark.parametrize("value", [0, 2_000_000, "many"])
-def test_max_list_rows_must_be_a_row_count(value, tmp_path):
-    from tests.support.checks import run_check, write_config
+def test_max_list_rows_must_be_a_row_count(value, cli, tmp_path):
+    from tests.support.checks import write_config
 
     config = write_config(tmp_path / "c.toml", [{"name": "ice", "type": "ice", "url": "http://127.0.0.1:9/"}],
                           max_list_rows=value)
-    result = run_check(config, tmp_path / "data")
-    assert result.code == 2
-    assert result.stderr.count("\n") == 1 and "[crawl].max_list_rows" in result.stderr
+    code, _out, err = cli("check", config_file=config)
+    assert code == 2
+    assert err.count("\n") == 1 and "[crawl].max_list_rows" in err
 
 
 # --- refusals ----------------------------------------------------------------

@@ -5,13 +5,22 @@ checks), so its memory and any failure stay out of the service."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
-from watch287g.check_runner import cli_argv
+from watch287g.core.config import Config
 from watch287g.core.errors import UserError
 from watch287g.settings import Settings
 
 REPORT_TIMEOUT_SECONDS = 600
+
+
+def cli_argv(config: Config, *args: str) -> list[str]:
+    """``watch287g ARGS`` as a child of this process, reading the same config
+    file. ``-P``: the working directory is not put on the module path, so a
+    folder there named like a package cannot shadow the installed watch287g."""
+    chosen = ["--config", str(config.path)] if config.path else []
+    return [sys.executable, "-P", "-m", "watch287g.cli", *chosen, *args]
 
 
 def rebuild_report(app: Settings, data_dir: Path) -> None:
