@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +59,6 @@ def config_args(config: Config) -> list[str]:
     """How a child of this process reads the same config file (with the
     built-in default, it resolves the same way from the same environment)."""
     return ["--config", str(config.path)] if config.path else []
-
-
-def cli_argv(config: Config, *args: str) -> list[str]:
-    """``watch287g ARGS`` as a cold child of this process, reading the same
-    config file. ``-P``: the working directory is not put on the module
-    path, so a folder there named like a package cannot shadow the
-    installed watch287g."""
-    return [sys.executable, "-P", "-m", "watch287g.cli", *config_args(config), *args]
 
 
 class CheckRunner:
