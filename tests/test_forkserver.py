@@ -22,6 +22,8 @@ from watch287g.state.store import Store
 from tests.support.checks import ROOT, write_config
 from watch287g.testing.fake_site import LocalServer
 
+# Real crawls in children of the check server, against a local site.
+pytestmark = pytest.mark.e2e
 WORKBOOKS = Path(__file__).parent / "fixtures" / "workbooks"
 PARTICIPATING = WORKBOOKS / "20250221T2149_participatingAgencies-20250221214937.xlsx"
 PENDING = WORKBOOKS / "20250221T2149_pendingAgencies-20250221214937.xlsx"

@@ -55,6 +55,12 @@ class CheckOutcome:
                 "finished_at": self.finished_at, "exit_code": self.exit_code, "message": self.message}
 
 
+def config_args(config: Config) -> list[str]:
+    """How a child of this process reads the same config file (with the
+    built-in default, it resolves the same way from the same environment)."""
+    return ["--config", str(config.path)] if config.path else []
+
+
 class CheckRunner:
     """Runs checks one at a time (the caller serialises) and can stop the
     running one from another thread."""
@@ -68,12 +74,9 @@ class CheckRunner:
         self._closed = False        # set once at shutdown: no new child after that
 
     def argv(self, source: str) -> list[str]:
-        """The child's ``watch287g`` arguments: the service's config file
-        (with the built-in default, it resolves the same way from the same
-        environment) and data dir."""
-        chosen = ["--config", str(self.config.path)] if self.config.path else []
-        return [*chosen, "--data-dir", str(self.data_dir), "-q", "check", "--source", source, "--json",
-                "--no-notify"]
+        """The child's ``watch287g`` arguments."""
+        return [*config_args(self.config), "--data-dir", str(self.data_dir), "-q", "check", "--source", source,
+                "--json", "--no-notify"]
 
     def start(self) -> None:
         """Start the check server now rather than at the first check."""
@@ -98,7 +101,8 @@ class CheckRunner:
                 timed_out = True
                 self.server.kill()
                 if not check.wait(_KILL_REPORT_SECONDS):
-                    log.warning("the check server did not stop check %s: restarting it", source)
+                    log.warning("the check server did not stop check %s: killing both", source)
+                    check.abandon()
                     self.server.close()
                     check.wait(None)
         finally:

@@ -235,7 +235,7 @@ class ForkServer:
     def start_child(self, argv: list[str]) -> "ForkedChild":
         """Fork a child running ARGV; raises ForkServerError when the server
         cannot (it is restarted once if it had died)."""
-        for attempt in (1, 2):
+        for _ in range(2):
             self.start()
             out_read, out_write = os.pipe()
             err_read, err_write = os.pipe()
@@ -246,7 +246,7 @@ class ForkServer:
                 _close_all([out_write, err_write])
             reply = self._next_message(time.monotonic() + READY_TIMEOUT_SECONDS) if sent else None
             if reply and "started" in reply:
-                return ForkedChild(self, reply["started"], out_read, err_read)
+                return ForkedChild(self._sock, reply["started"], out_read, err_read)
             _close_all([out_read, err_read])
             if reply and "error" in reply:
                 raise ForkServerError(reply["error"])
@@ -272,22 +272,20 @@ class ForkServer:
                 proc.kill()
                 proc.wait()
 
-    def _next_message(self, deadline: float | None) -> dict | None:
+    def _next_message(self, deadline: float) -> dict | None:
         """The server's next message; None at end of file or past the deadline."""
-        while True:
-            wait = None if deadline is None else max(deadline - time.monotonic(), 0)
-            if not select.select([self._sock], [], [], wait)[0]:
-                return None
-            message, fds = _receive(self._sock)
-            _close_all(fds)
-            return message
+        if not select.select([self._sock], [], [], max(deadline - time.monotonic(), 0))[0]:
+            return None
+        message, fds = _receive(self._sock)
+        _close_all(fds)
+        return message
 
 
 class ForkedChild:
     """One child: its output, and its exit code once the server reaped it."""
 
-    def __init__(self, server: ForkServer, pid: int, out_fd: int, err_fd: int) -> None:
-        self.server = server
+    def __init__(self, sock: socket.socket, pid: int, out_fd: int, err_fd: int) -> None:
+        self._sock = sock               # the server's: it reports the exit there
         self.pid = pid
         self.returncode: int | None = None
         self.lost = False               # the server died while the child ran
@@ -312,7 +310,7 @@ class ForkedChild:
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 return False
-            watched = self._open + ([self.server._sock] if self._awaiting_exit() else [])
+            watched = self._open + ([self._sock] if self._awaiting_exit() else [])
             for ready in select.select(watched, [], [], wait)[0]:
                 if ready in self._open:
                     self._read(ready)
@@ -332,18 +330,19 @@ class ForkedChild:
             self._open.remove(fd)
 
     def _on_message(self) -> None:
-        message, fds = _receive(self.server._sock)
+        message, fds = _receive(self._sock)
         _close_all(fds)
         if message is None:
-            self.lost = True
-            self._kill_orphan()
+            self.abandon()
         elif message.get("exited") == self.pid:
             self.returncode = int(message["code"])
 
-    def _kill_orphan(self) -> None:
-        """The server died and can no longer stop its child: the service
-        does, if the child's pipes are still open (then it still exists, so
-        its process group id is still its own)."""
+    def abandon(self) -> None:
+        """The server died, or no longer answers: it cannot stop its child,
+        so this side does (SIGKILL to the child's group) if the child's pipes
+        are still open — then it still exists, so its process group id is
+        still its own — and stops waiting for the server's report."""
+        self.lost = True
         if self._open:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)

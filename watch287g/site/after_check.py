@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from watch287g.check_runner import config_args
 from watch287g.core.errors import UserError
 from watch287g.settings import Settings
 
@@ -18,11 +19,10 @@ def rebuild_report(app: Settings, data_dir: Path) -> None:
     """Write the report to the configured folder; a failure is one line."""
     if app.report.out_dir is None:
         return
-    # The service's own config file (the built-in default resolves the same
-    # way from the same environment); -P: the working directory cannot
-    # shadow the installed package.
-    chosen = ["--config", str(app.config.path)] if app.config.path else []
-    argv = [sys.executable, "-P", "-m", "watch287g.cli", *chosen, "--data-dir", str(data_dir), "-q", "report"]
+    # -P: the working directory is not put on the module path, so a folder
+    # there named like a package cannot shadow the installed watch287g.
+    argv = [sys.executable, "-P", "-m", "watch287g.cli", *config_args(app.config), "--data-dir", str(data_dir),
+            "-q", "report"]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=REPORT_TIMEOUT_SECONDS)
