@@ -17,8 +17,8 @@ Two measures, each in a fresh child process so its peak RSS is its own:
   machine's (2,000 records fit in the CPU caches, 100,000 do not). The
   diff's own memory is how far RSS rises above where it started (Linux:
   the kernel's peak is reset first).
-* **replay**: A and B written as real .xlsx workbooks (openpyxl, hyperlinked
-  MOA cells) and replayed by ``watch287g replay`` with the default config
+* **replay**: A and B written as .xlsx workbooks the way Excel writes ICE's
+  (shared strings, date-styled SIGNED, a hyperlink on each MOA cell) and replayed by ``watch287g replay`` with the default config
   (reader, gate, diff, journal, archive, state written at the end). The CPU
   time is split by timing the reader, the ingest and the diff inside it; the
   rest is the state's writes and the command around them.
@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.xlsx_faults: the tests' builder of workbook parts
 HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA"]
 MODELS = ("Jail Enforcement Model", "Task Force Model", "Warrant Service Officer")
 STATES = ("TEXAS", "FLORIDA", "GEORGIA", "PENNSYLVANIA", "LOUISIANA", "TENNESSEE", "OKLAHOMA", "ALABAMA",
@@ -140,29 +141,36 @@ def roster(rows: list[dict]):
 
 
 def workbook(rows: list[dict]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    """The list as Excel writes ICE's files: text in shared strings, SIGNED a
+    date serial with a date style, each MOA cell hyperlinked to its address."""
+    from html import escape
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Sheet1")
-    sheet.append(HEADER)
-    for row in rows:
+    from tests.xlsx_faults import build_xlsx, relationships, shared_strings, styles, worksheet
+
+    strings: dict[str, int] = {}
+
+    def text(column: str, line: int, value: str) -> str:
+        return f'<c r="{column}{line}" t="s"><v>{strings.setdefault(value, len(strings))}</v></c>'
+
+    columns = "ABCDEFG"
+    lines = ['<row r="1">' + "".join(text(c, 1, name) for c, name in zip(columns, HEADER)) + "</row>"]
+    links, targets = [], []
+    for line, row in enumerate(rows, start=2):
         cells = []
-        for name in HEADER:
+        for column, name in zip(columns, HEADER):
             value = row[name]
             if name == "SIGNED":
-                cell = WriteOnlyCell(sheet, value=dt.datetime.combine(value, dt.time()))
-                cell.number_format = "m/d/yyyy"
-            elif name == "MOA":
-                cell = WriteOnlyCell(sheet, value="link" if value else None)
-                cell.hyperlink = value
-            else:
-                cell = WriteOnlyCell(sheet, value=value)
-            cells.append(cell)
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+                cells.append(f'<c r="{column}{line}" s="1"><v>{(value - dt.date(1899, 12, 30)).days}</v></c>')
+            elif name == "MOA" and value:
+                cells.append(text(column, line, "link"))
+                targets.append(("rId%d" % (len(targets) + 1), "hyperlink", escape(value), True))
+                links.append(f'<hyperlink ref="{column}{line}" r:id="{targets[-1][0]}"/>')
+            elif value:
+                cells.append(text(column, line, value))
+        lines.append(f'<row r="{line}">' + "".join(cells) + "</row>")
+    return build_xlsx(worksheet("".join(lines), f"<hyperlinks>{''.join(links)}</hyperlinks>"),
+                      strings=shared_strings(*(f"<t>{escape(value)}</t>" for value in strings)),
+                      style=styles([0, 14]), sheet_rels=relationships(*targets))
 
 
 def peak_rss_mib() -> float:
