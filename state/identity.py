@@ -15,19 +15,22 @@ same state / other state   +1 / -2
 same model / other model   +1 / -2
 same county                +1
 name: same key             +3
-name: near (see below)     +2 / +1, not near: 0, far: -4
+name: near (see below)     +2 / +1, not near: -1, far: -4
 =========================  =======
 
 A pair needs MATCH_POINTS. A far name all but vetoes a pair: ICE copies MOA
 links and dates between neighbouring rows, so a shared address or date alone
-does not make two agencies one. Names are compared on their distinctive words
+does not make two agencies one. A name that is not near costs a point: ICE
+signs agreements in batches, so a state, a model and a signing date are
+shared by many agencies, and a row gone and a row new with only those in
+common are a termination and a signing, not a rename. Names are compared on their distinctive words
 (``LAKE`` in Lake County Sheriff's Office), so ``Lake`` and ``Lee`` county
 offices stay apart while ``Lake Clark Shores`` and ``Lake Clarke Shores``
 pair up.
 
 Two names that differ in a *distinguishing token* (DISTINGUISHING_TOKENS: a
 number, a kind of agency, a level of government) name two agencies however
-alike the rest is, so the name earns nothing. Only the agreement's own
+alike the rest is, so the name is not near. Only the agreement's own
 evidence can still pair them: its signing date or MOA document, with its
 state, model and county. A pending list carries neither, so there a token
 difference always keeps the rows apart.
@@ -52,7 +55,7 @@ from typing import Iterable, Protocol, Sequence
 from watch287g.core.normalize import GENERIC_WORDS, distinctive_key
 
 MATCH_POINTS = 4
-SAME_KEY, NEAR, LOOSELY_NEAR, NOT_NEAR, FAR = 3, 2, 1, 0, -4
+SAME_KEY, NEAR, LOOSELY_NEAR, NOT_NEAR, FAR = 3, 2, 1, -1, -4
 _NEAR_MIN, _NEAR_WHOLE_MIN, _LOOSE_MIN, _FAR_BELOW = 0.85, 0.7, 0.6, 0.4
 
 # The one table of distinguishing tokens, applied to every name comparison on

@@ -330,6 +330,14 @@ def test_new_agreement_named_like_a_departed_one_is_signed_not_a_correction(feed
     assert result.events[0]["agency"] == newer
 
 
+def test_batch_signing_elsewhere_as_an_agreement_leaves_is_signed_not_a_rename(feed):
+    """Same state, model and signing date, another agency and county."""
+    feed(BASELINE + [agreement("FLORIDA", "Haines City Police Department", signed=SIGNED_ON, county="Polk")])
+    result = feed(BASELINE + [agreement("FLORIDA", "Dade City Police Department", signed=SIGNED_ON, county="Pasco")])
+    assert types(result) == ["agreement.signed"]
+    assert result.events[0]["agency"] == "Dade City Police Department"
+
+
 @pytest.mark.parametrize("old,new,county_before,county_after", SAME_AGENCY)
 def test_application_re_spelled_is_the_same_application(feed, old, new, county_before, county_after):
     open_pending(feed, [applicant(old, county_before)])

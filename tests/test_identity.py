@@ -164,3 +164,21 @@ def test_a_blocking_key_shared_by_too_many_items_proposes_nothing():
 def test_empty_sides_pair_nothing():
     assert identity.pair_up([], [row("Polk County Sheriff's Office")]) == []
     assert identity.pair_up([row("Polk County Sheriff's Office")], []) == []
+
+
+def test_a_batch_signing_date_alone_does_not_make_a_rename():
+    """ICE signs in batches: same state, model and date, another agency."""
+    gone = row("Haines City Police Department", "FL", county="Polk County", signed="2025-02-26")
+    new = row("Dade City Police Department", "FL", county="Pasco County", signed="2025-02-26")
+    assert identity.name_points(gone.agency_key, new.agency_key) == identity.NOT_NEAR
+    assert identity.pair_up([gone], [new]) == []
+
+
+def test_a_row_relabelled_in_place_pairs_on_its_own_date_and_county():
+    """Okaloosa's WSO row, 2025: the agency renamed, its date and county kept."""
+    before = row("Okaloosa County Sheriff's Office", "FL", county="Okaloosa County", signed="2025-02-26")
+    after = row("Okaloosa County Department of Corrections", "FL", county="Okaloosa County", signed="2025-02-26")
+    assert identity.tokens_conflict(before.agency_key, after.agency_key)
+    assert [(i, j) for i, j, _ in identity.pair_up([before], [after])] == [(0, 0)]
+    elsewhere = row("Okaloosa County Department of Corrections", "FL", county="Walton County", signed="2025-02-26")
+    assert identity.pair_up([before], [elsewhere]) == []
