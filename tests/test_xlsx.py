@@ -621,6 +621,7 @@ def same_type(ours: object, theirs: object) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # openpyxl reads 391 workbooks: minutes on a busy 2-core machine
 def test_every_real_list_matches_openpyxl(shared_snapshots):
     manifest = list(csv.DictReader((shared_snapshots / "manifest.csv").open(newline="")))
     assert len(manifest) == 391
