@@ -8,26 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from watch287g.core.config import Config
+from watch287g.check_runner import config_args
 from watch287g.core.errors import UserError
 from watch287g.settings import Settings
 
 REPORT_TIMEOUT_SECONDS = 600
 
 
-def cli_argv(config: Config, *args: str) -> list[str]:
-    """``watch287g ARGS`` as a child of this process, reading the same config
-    file. ``-P``: the working directory is not put on the module path, so a
-    folder there named like a package cannot shadow the installed watch287g."""
-    chosen = ["--config", str(config.path)] if config.path else []
-    return [sys.executable, "-P", "-m", "watch287g.cli", *chosen, *args]
-
-
 def rebuild_report(app: Settings, data_dir: Path) -> None:
     """Write the report to the configured folder; a failure is one line."""
     if app.report.out_dir is None:
         return
-    argv = cli_argv(app.config, "--data-dir", str(data_dir), "-q", "report")
+    # -P: the working directory is not put on the module path, so a folder
+    # there named like a package cannot shadow the installed watch287g.
+    argv = [sys.executable, "-P", "-m", "watch287g.cli", *config_args(app.config), "--data-dir", str(data_dir),
+            "-q", "report"]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=REPORT_TIMEOUT_SECONDS)
