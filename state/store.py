@@ -473,9 +473,11 @@ class Checks(_History):
         newest segment that holds the source's checks."""
         for part in [self._tail, *reversed(self._segments)]:
             if part is self._tail or source in part.summary["sources"]:
-                mine = [doc for doc in part.docs().values() if doc["source"] == source]
+                mine = [(doc["started_at"], int(doc_id), doc) for doc_id, doc in part.docs().items()
+                        if doc["source"] == source]
                 if mine:
-                    return MappingProxyType(max(mine, key=lambda doc: doc["started_at"]))
+                    # Times are to the second: of two checks started in the same one, the later recorded.
+                    return MappingProxyType(max(mine, key=lambda item: item[:2])[2])
         return None
 
     def add(self, record: dict) -> None:

@@ -354,3 +354,11 @@ def test_the_latest_check_of_a_source_is_found_in_the_tail_or_the_newest_segment
     assert db.checks.latest("ice")["started_at"] == "2026-04-01T10:06:00Z"
     assert db.checks.latest("fl")["started_at"] == "2026-04-01T09:00:00Z"
     assert db.checks.latest("tx") is None
+
+
+def test_of_two_checks_started_in_the_same_second_the_later_recorded_is_the_latest(tmp_path):
+    store = Store(tmp_path / "data")
+    for message in ("first", "second"):
+        with store.write() as db:
+            db.checks.add({"source": "ice", "started_at": "2026-04-01T10:06:00Z", "ok": True, "message": message})
+    assert store.read().checks.latest("ice")["message"] == "second"
