@@ -265,6 +265,10 @@ _SAFELINKS_HOST = re.compile(r"(^|\.)safelinks\.protection\.outlook\.com$", re.I
 # brackets, backslash, space and the C0 controls (an unwrapped SafeLinks
 # address is percent-decoded, so it can carry them).
 _UNSAFE_IN_URL = re.compile(r'[<>"\\ \x00-\x1f]')
+# The common case, decided without urlsplit: http(s), a plain host name (no
+# user, port or brackets), and nothing unsafe after it. Anything else takes
+# the full path below, which gives the same answer for these.
+_PLAIN_WEB_ADDRESS = re.compile(r'[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(?:[/?#][^<>"\\ \x00-\x1f]*)?')
 
 
 @lru_cache(maxsize=65536)
@@ -275,6 +279,9 @@ def document_url(raw: str | None) -> str | None:
     if not raw:
         return None
     url = clean_text(raw)
+    plain = _PLAIN_WEB_ADDRESS.fullmatch(url)
+    if plain and not _SAFELINKS_HOST.search(plain[1]):
+        return url
     parts = urllib.parse.urlsplit(url)
     for _ in range(3):  # wrappers can nest when a wrapped link is forwarded
         if not _SAFELINKS_HOST.search(parts.hostname or ""):

@@ -64,33 +64,57 @@ def parse_roster(rows: Sequence[Sequence[CellLike]], today: dt.date | None = Non
     if missing:
         return roster
     seen: set[tuple] = set()
+    columns_by_field = _columns_by_field(fields, header_names)
     for offset, cells in enumerate(rows[header_index + 1:], start=header_index + 2):
-        row = _parse_row(offset, cells, fields, header_names, today)
+        row = _parse_row(offset, cells, columns_by_field, today)
         if row is None:
             continue
         if row.key in seen:
             roster.duplicates += 1
         seen.add(row.key)
         roster.rows.append(row)
-        roster.notes.extend(f"line {row.line}: {n}" for n in row.notes)
+        if row.notes:
+            roster.notes.extend(f"line {row.line}: {n}" for n in row.notes)
     return roster
 
 
-def _parse_row(line: int, cells: Sequence[CellLike], fields: dict[int, str],
-               header_names: dict[int, str], today: dt.date | None) -> Row | None:
-    by_field: dict[str, CellLike] = {}
-    raw: dict[str, str] = {}
+def _columns_by_field(fields: dict[int, str], header_names: dict[int, str]) -> list[tuple[int, str, str | None]]:
+    """(column index, header text, field or None) for every known column, in
+    order; a field named by two columns is read from the first, and the
+    others only kept as raw text."""
+    claimed: set[str] = set()
+    columns = []
     for index, name in fields.items():
-        cell = cells[index] if index < len(cells) else SimpleCell(None)
-        by_field.setdefault(name, cell)
-        raw[header_names[index]] = norm.clean_text(cell.value)
-    agency = norm.clean_text(by_field["agency"].value)
+        columns.append((index, header_names[index], None if name in claimed else name))
+        claimed.add(name)
+    return columns
+
+
+_NO_CELL = SimpleCell(None)
+
+
+def _parse_row(line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
+               today: dt.date | None) -> Row | None:
+    # Each cell's text is cleaned once: the raw text kept as evidence and
+    # the value every field below is read from. This runs for every row of
+    # every list, so it stays a flat loop.
+    raw: dict[str, str] = {}
+    by_field: dict[str, CellLike] = {}
+    text: dict[str, str] = {}
+    width = len(cells)
+    for index, header, name in columns:
+        cell = cells[index] if index < width else _NO_CELL
+        cleaned = raw[header] = norm.clean_text(cell.value)
+        if name is not None:
+            by_field[name] = cell
+            text[name] = cleaned
+    agency = text["agency"]
     if not agency or norm.is_blank(agency):
         return None  # blank and trailing rows; a state with no agency is no agreement
     notes: list[str] = []
-    state, note = norm.state_code(norm.clean_text(by_field["state"].value))
+    state, note = norm.state_code(text["state"])
     _note(notes, note)
-    model, note = norm.model_name(norm.clean_text(by_field["model"].value))
+    model, note = norm.model_name(text["model"])
     _note(notes, note)
     signed = None
     if "signed" in by_field:
@@ -102,27 +126,22 @@ def _parse_row(line: int, cells: Sequence[CellLike], fields: dict[int, str],
         agency=agency,
         agency_key=norm.agency_key(agency),
         model=model,
-        agency_type=norm.agency_type(norm.clean_text(_value(by_field, "agency_type"))),
-        county=norm.optional_text(_value(by_field, "county")),
+        agency_type=norm.agency_type(text.get("agency_type", "")),
+        county=norm.optional_text(text.get("county")),
         signed=signed,
-        moa_url=_link(by_field.get("moa")),
-        addendum_url=_link(by_field.get("addendum")),
+        moa_url=_link(by_field.get("moa"), text.get("moa")),
+        addendum_url=_link(by_field.get("addendum"), text.get("addendum")),
         raw=raw,
         notes=notes,
     )
 
 
-def _value(by_field: dict[str, CellLike], name: str) -> object:
-    cell = by_field.get(name)
-    return cell.value if cell is not None else None
-
-
-def _link(cell: CellLike | None) -> str | None:
+def _link(cell: CellLike | None, text: str | None) -> str | None:
     """The document address of an MOA/ADDENDUM cell: its hyperlink, or the
-    cell's own text when ICE typed the address in (a few rows do)."""
+    cell's own (cleaned) text when ICE typed the address in (a few rows do)."""
     if cell is None:
         return None
-    return norm.document_url(cell.hyperlink) or norm.document_url(norm.clean_text(cell.value))
+    return norm.document_url(cell.hyperlink) or norm.document_url(text)
 
 
 def _note(notes: list[str], note: str | None) -> None:

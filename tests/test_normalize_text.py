@@ -53,6 +53,12 @@ def test_clean_text_of_values_that_are_not_text(value, cleaned):
     (SAFELINK.format(SAFELINK.format("https%3A%2F%2Fwww.ice.gov%2Fa.pdf").replace("%", "%25")
                      .replace("&", "%26").replace("?", "%3F").replace(":", "%3A").replace("/", "%2F")),
      "https://www.ice.gov/a.pdf"),                                              # a wrapped wrapper
+    (SAFELINK.upper().replace("URL=", "url=").format("https%3A%2F%2Fwww.ice.gov%2Fa.pdf"),
+     "https://www.ice.gov/a.pdf"),                                              # the host in capitals
+    (SAFELINK.replace("//", "//u:p@").format("https%3A%2F%2Fwww.ice.gov%2Fa.pdf"),
+     "https://www.ice.gov/a.pdf"),                                              # a user before the host
+    ("https://www.ice.gov:443/a.pdf?x=1#p", "https://www.ice.gov:443/a.pdf?x=1#p"),
+    ("https://[2001:db8::1]/a.pdf", "https://[2001:db8::1]/a.pdf"),
 ])
 def test_document_url_accepts_web_addresses(raw, url):
     assert norm.document_url(raw) == url
@@ -60,7 +66,7 @@ def test_document_url_accepts_web_addresses(raw, url):
 
 @pytest.mark.parametrize("raw", [
     None, "", "link", "www.ice.gov/a.pdf", "javascript:alert(1)", "mailto:a@ice.gov", "ftp://ice.gov/a.pdf",
-    "https://", "https://www.ice.gov/a b.pdf", "https://www.ice.gov/a\t b.pdf",
+    "https://", "https://:443/a.pdf", "https:///a.pdf", "https://www.ice.gov/a b.pdf", "https://www.ice.gov/a\t b.pdf",
     'https://www.ice.gov/a".pdf', "https://www.ice.gov/<a>.pdf", "https://www.ice.gov\\a.pdf",
     SAFELINK.format("https%3A%2F%2Fwww.ice.gov%2Fa%0A.pdf"),        # unwrapped, a control: refused
     SAFELINK.format("https%3A%2F%2Fwww.ice.gov%2Fa%1F.pdf"),
