@@ -59,6 +59,8 @@ def clean_text(value: object) -> str:
     curly apostrophes and quotes straightened, ends trimmed. Case is kept."""
     if value is None:
         return ""
+    if type(value) is str:
+        return _clean_str(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     return _clean_str(str(value))
@@ -66,7 +68,10 @@ def clean_text(value: object) -> str:
 
 @lru_cache(maxsize=65536)
 def _clean_str(text: str) -> str:
-    text = text.translate(_STRAIGHTEN)
+    # str.translate is slow on text it leaves unchanged (a failed lookup per
+    # distinct character); backquote is the only ASCII character it changes.
+    if not text.isascii() or "`" in text:
+        text = text.translate(_STRAIGHTEN)
     # Drop control and zero-width characters: they never belong in a name and
     # would let two spellings that look the same compare unequal. Nearly all
     # cells have none, which isprintable() tells at C speed.
