@@ -4,9 +4,11 @@ half of either: one writer for the state, its archive and the heartbeat."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, Iterable
 
 TEMP_SUFFIX = ".tmp"
 
@@ -21,14 +23,36 @@ def atomic_write_bytes(path: Path, payload: bytes, durable: bool = True) -> None
         _fsync_dir(path.parent)
 
 
-def write_files_durably(folder: Path, files: dict[str, bytes]) -> None:
-    """Write several files into ``folder`` as ``atomic_write_bytes`` does,
-    syncing the folder once for all of them."""
-    if not files:
-        return
+def write_named_by_content(folder: Path, chunks: Iterable[bytes], name_for: Callable[[str], str]) -> str:
+    """Write ``chunks`` into ``folder`` under the name ``name_for(sha256 of
+    the content, in hex)``, without holding the whole content in memory: streamed to
+    a temporary file, fsynced, renamed. Content already there under that name
+    is not written twice. The caller syncs the folder (``sync_folder``) once
+    it has written all it needs. Returns the name."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, payload in files.items():
-        _write_renamed(folder / name, payload, durable=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=".part.", suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        name = name_for(digest.hexdigest())
+        if (folder / name).exists():
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, folder / name)
+        return name
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names written into ``folder`` survive a power cut."""
     _fsync_dir(folder)
 
 

@@ -53,6 +53,12 @@ _FUZZY_MIN_RATIO = 0.8
 
 SIGNED_MIN_YEAR = 1990  # 287(g) began in 2002; earlier years are typos
 
+# The functions below are cached: the same strings repeat across every row of
+# every list. A year of ICE's lists holds about 3,800 distinct cell texts and
+# 1,500 distinct addresses, so this many covers years; a bigger cache only
+# holds memory while a 100,000-row list of unique names cycles through it.
+_DISTINCT_VALUES_CACHED = 8192
+
 
 def clean_text(value: object) -> str:
     """Printable text as a person reads it: NBSP and runs of whitespace folded,
@@ -66,7 +72,7 @@ def clean_text(value: object) -> str:
     return _clean_str(str(value))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_DISTINCT_VALUES_CACHED)
 def _clean_str(text: str) -> str:
     # str.translate is slow on text it leaves unchanged (a failed lookup per
     # distinct character); backquote is the only ASCII character it changes.
@@ -171,7 +177,7 @@ _KEY_WORDS = {
 }
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_DISTINCT_VALUES_CACHED)
 def agency_key(raw: str) -> str:
     """The comparison key of an agency name: case, punctuation, apostrophes and
     common abbreviations folded, so ``Miami-Dade Sheriff's Office`` and
@@ -195,7 +201,7 @@ _STATE_NAME_PATTERN = re.compile(
     r"\b(" + "|".join(sorted((n.upper() for n in STATES.values()), key=len, reverse=True)) + r")\b")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_DISTINCT_VALUES_CACHED)
 def distinctive_key(key: str) -> str:
     """The agency key without generic words and state names: ``LAKE`` for
     Lake County Sheriff's Office. Name similarity is judged on this, so that
@@ -276,7 +282,7 @@ _UNSAFE_IN_URL = re.compile(r'[<>"\\ \x00-\x1f]')
 _PLAIN_WEB_ADDRESS = re.compile(r'[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(?:[/?#][^<>"\\ \x00-\x1f]*)?')
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_DISTINCT_VALUES_CACHED)
 def document_url(raw: str | None) -> str | None:
     """An http(s) address for an MOA/addendum link, SafeLinks wrappers
     unwrapped. Anything else (``javascript:``, ``mailto:``, bare words) is

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -55,7 +56,7 @@ from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
-from watch287g.core.files import atomic_write_bytes, remove_stale_temp_files, write_files_durably
+from watch287g.core.files import atomic_write_bytes, remove_stale_temp_files, sync_folder, write_named_by_content
 from watch287g.core.timeutil import parse_iso
 
 DB_FILE = "state.json"
@@ -122,11 +123,33 @@ class _Parts:
 
 
 def _part_name(table: str, payload: bytes) -> str:
-    return f"{table}-{hashlib.sha256(payload).hexdigest()[:24]}.json"
+    return _part_file(table, hashlib.sha256(payload).hexdigest())
+
+
+def _part_file(table: str, sha256_hex: str) -> str:
+    return f"{table}-{sha256_hex[:24]}.json"
 
 
 def _dumps(value) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_DOCS_PER_CHUNK = 1000
+
+
+def _encode_in_chunks(docs: dict) -> Iterator[bytes]:
+    """The bytes of ``_dumps(docs)``, a thousand documents at a time: a list
+    of 100,000 agreements is about 100 MB of JSON, which need never be in
+    memory whole (twice: as text and as bytes) beside the documents."""
+    if not docs:
+        yield b"{}"
+        return
+    items = iter(docs.items())
+    separator = b"{"
+    while chunk := dict(itertools.islice(items, _DOCS_PER_CHUNK)):
+        yield separator + _dumps(chunk)[1:-1]
+        separator = b","
+    yield b"}"
 
 
 class _Part:
@@ -748,20 +771,20 @@ class Store:
     def commit(self, view: StateDB) -> None:
         """Write the parts that changed, then the generation naming them
         (keeping the one it replaces), then remove long-unnamed parts."""
-        new_parts: dict[str, bytes] = {}
+        written: list[str] = []
 
         def write(table: str, docs: dict) -> str:
-            payload = _dumps(docs)
-            name = _part_name(table, payload)
-            if not (self.parts_dir / name).exists():
-                new_parts[name] = payload
+            name = write_named_by_content(self.parts_dir, _encode_in_chunks(docs),
+                                          lambda sha256_hex: _part_file(table, sha256_hex))
+            written.append(name)
             return name
 
         manifest = {repo.name: repo.persist(write) for repo in view._in_parts()}
         generation = {name: docs for name, docs in view._storage.data.items()
                       if name not in (_PARTS_KEY, _FORMAT_KEY, _GARBAGE_KEY)}
         generation.update({_FORMAT_KEY: FORMAT, _PARTS_KEY: manifest})
-        write_files_durably(self.parts_dir, new_parts)
+        if written:
+            sync_folder(self.parts_dir)     # every part's name is durable before the generation names it
         expired = self._collect_garbage(generation, view.on_disk)
         self._save(generation)
         view.on_disk = {_PARTS_KEY: manifest, _GARBAGE_KEY: generation[_GARBAGE_KEY]}

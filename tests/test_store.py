@@ -362,3 +362,32 @@ def test_of_two_checks_started_in_the_same_second_the_later_recorded_is_the_late
         with store.write() as db:
             db.checks.add({"source": "ice", "started_at": "2026-04-01T10:06:00Z", "ok": True, "message": message})
     assert store.read().checks.latest("ice")["message"] == "second"
+
+
+def test_a_list_larger_than_one_write_chunk_is_written_in_pieces_and_reads_back_whole(tmp_path):
+    store = Store(tmp_path / "data")
+    agreements = [{"source": "ice", "uid": f"a{n}", "agency": f"Agency {n} \u2019s \"office\""} for n in range(2500)]
+    with store.write() as db:
+        with db.agreements.editing("ice") as records:
+            records.extend(agreements)
+    part, = store.parts_dir.glob("agreements-*.json")
+    payload = part.read_bytes()
+    # The streamed file is the one-shot JSON of the documents, byte for byte,
+    # so parts written before streaming keep their names.
+    assert payload == json.dumps(json.loads(payload), ensure_ascii=False, separators=(",", ":")).encode()
+    assert [dict(doc) for doc in store.read().agreements.of_source("ice")] == agreements
+
+
+def test_a_write_that_fails_mid_part_leaves_the_state_and_no_temporary_file(tmp_path):
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.meta.set("x", 1)
+    before = store.path.read_bytes()
+    with pytest.raises(TypeError):
+        with store.write() as db:
+            with db.agreements.editing("ice") as records:
+                records.extend({"source": "ice", "uid": f"a{n}"} for n in range(1500))
+                records.append({"source": "ice", "uid": "bad", "when": object()})   # fails in the second chunk
+    assert store.path.read_bytes() == before
+    assert not [p.name for p in store.parts_dir.iterdir() if p.name.endswith(".tmp")]
+    assert not list(store.parts_dir.glob("agreements-*.json"))

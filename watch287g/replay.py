@@ -102,7 +102,9 @@ def replay(committer: Committer, rows: list[ManifestRow], source: str = "ice",
             content = _read_file(row, limits.max_file_bytes)
             snapshot = snapshot_from_workbook(source, row.kind, row.observed_at, row.path.name, content,
                                               provenance={"replayed_from": str(row.path)}, limits=limits)
-            yield ReplayStep(index, len(rows), row, committer.commit_snapshot(db, snapshot))
+            result = committer.commit_snapshot(db, snapshot)
+            del content, snapshot   # the next list is read without this one's rows and bytes alive
+            yield ReplayStep(index, len(rows), row, result)
             if time.monotonic() - last_flush >= checkpoint_seconds:
                 db.flush()
                 last_flush = time.monotonic()
