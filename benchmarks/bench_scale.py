@@ -48,7 +48,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.xlsx_faults: the tests' builder of workbook parts
 HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA"]
 MODELS = ("Jail Enforcement Model", "Task Force Model", "Warrant Service Officer")
 STATES = ("TEXAS", "FLORIDA", "GEORGIA", "PENNSYLVANIA", "LOUISIANA", "TENNESSEE", "OKLAHOMA", "ALABAMA",
@@ -145,7 +144,7 @@ def workbook(rows: list[dict]) -> bytes:
     date serial with a date style, each MOA cell hyperlinked to its address."""
     from html import escape
 
-    from tests.xlsx_faults import build_xlsx, relationships, shared_strings, styles, worksheet
+    from watch287g.testing.xlsx_parts import build_xlsx, relationships, shared_strings, styles, worksheet
 
     strings: dict[str, int] = {}
 
@@ -316,7 +315,6 @@ def main() -> None:
         print(json.dumps(child_replay(*args.child_replay)))
         return
     diffs = [best_of([in_child("--child-diff", str(size)) for _ in range(args.runs)]) for size in args.sizes]
-    # The reader refuses more than 100,000 sheet rows (header included).
     replays = [] if args.no_replay else [replay_pair(size) for size in args.sizes]
     report = {"machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
                          f"{os.cpu_count()} cores", "load_average": os.getloadavg(),
