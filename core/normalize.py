@@ -177,16 +177,16 @@ _KEY_WORDS = {
 }
 
 
+_NOT_IN_KEYS = re.compile(r"[^A-Z0-9]+")
+
+
 @lru_cache(maxsize=_DISTINCT_VALUES_CACHED)
 def agency_key(raw: str) -> str:
     """The comparison key of an agency name: case, punctuation, apostrophes and
     common abbreviations folded, so ``Miami-Dade Sheriff's Office`` and
     ``MIAMI DADE SHERIFFS OFFICE`` compare equal. Never shown to people."""
-    text = clean_text(raw).upper().replace("'", "")
-    text = re.sub(r"&", " AND ", text)
-    text = re.sub(r"[^A-Z0-9]+", " ", text)
-    words = [_KEY_WORDS.get(w, w) for w in text.split()]
-    return " ".join(" ".join(words).split())
+    text = clean_text(raw).upper().replace("'", "").replace("&", " AND ")
+    return " ".join([_KEY_WORDS.get(w, w) for w in _NOT_IN_KEYS.sub(" ", text).split()])
 
 
 # Words common to most agency names: they say little about which agency it is.
