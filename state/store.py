@@ -19,8 +19,9 @@ or the new one, never a mix. On disk:
   accepted list, outbox statuses and event range, checks per source) answer
   the questions a check and a delivery pass ask without reading it.
 
-A commit writes and fsyncs the new parts first, then replaces
-``state.json`` (the generation pointer) last: a crash before that leaves the
+A commit writes and fsyncs the new parts first (each streamed to disk in
+chunks: see ``_encode_in_chunks``), then replaces ``state.json`` (the
+generation pointer) last: a crash before that leaves the
 old generation, whose parts are all still there; after it, the new one.
 Before the replace, the file it replaces is kept as ``state.json.1`` (the
 last good state, for recovery: docs/service.md); its parts are kept too. A

@@ -61,16 +61,30 @@ def test_kill_9_during_writes_leaves_a_consistent_store(tmp_path):
     assert all(name.startswith(".state.json.") for name in leftovers)
 
 
-def test_failed_session_writes_nothing(tmp_path):
+def _raise_in_the_session(db) -> None:
+    db.meta.set("x", 2)
+    raise RuntimeError("boom")
+
+
+def _store_a_document_json_cannot_write(db) -> None:
+    with db.agreements.editing("ice") as records:
+        records.extend({"source": "ice", "uid": f"a{n}"} for n in range(1500))
+        records.append({"source": "ice", "uid": "bad", "when": object()})   # fails in the part's second chunk
+
+
+@pytest.mark.parametrize("damage, error", [(_raise_in_the_session, RuntimeError),
+                                           (_store_a_document_json_cannot_write, TypeError)])
+def test_failed_session_writes_nothing(tmp_path, damage, error):
     store = Store(tmp_path / "data")
     with store.write() as db:
         db.meta.set("x", 1)
     before = store.path.read_bytes()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(error):
         with store.write() as db:
-            db.meta.set("x", 2)
-            raise RuntimeError("boom")
+            damage(db)
     assert store.path.read_bytes() == before
+    assert not list(store.parts_dir.glob(".*.tmp"))
+    assert not list(store.parts_dir.glob("agreements-*.json"))
 
 
 def test_second_writer_waits_then_gives_up_with_a_clear_error(tmp_path):
@@ -376,18 +390,3 @@ def test_a_list_larger_than_one_write_chunk_is_written_in_pieces_and_reads_back_
     # so parts written before streaming keep their names.
     assert payload == json.dumps(json.loads(payload), ensure_ascii=False, separators=(",", ":")).encode()
     assert [dict(doc) for doc in store.read().agreements.of_source("ice")] == agreements
-
-
-def test_a_write_that_fails_mid_part_leaves_the_state_and_no_temporary_file(tmp_path):
-    store = Store(tmp_path / "data")
-    with store.write() as db:
-        db.meta.set("x", 1)
-    before = store.path.read_bytes()
-    with pytest.raises(TypeError):
-        with store.write() as db:
-            with db.agreements.editing("ice") as records:
-                records.extend({"source": "ice", "uid": f"a{n}"} for n in range(1500))
-                records.append({"source": "ice", "uid": "bad", "when": object()})   # fails in the second chunk
-    assert store.path.read_bytes() == before
-    assert not [p.name for p in store.parts_dir.iterdir() if p.name.endswith(".tmp")]
-    assert not list(store.parts_dir.glob("agreements-*.json"))
