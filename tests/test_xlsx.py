@@ -49,16 +49,27 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+# The fast paths for Excel's plain form, by what they read.
+FAST_PATHS = {"sheet": "_read_plain_sheet", "strings": "_read_plain_shared_strings",
+              "relationships": "_read_plain_relationships"}
+
+
+def general_only(monkeypatch) -> None:
+    """Send every part to the general reader."""
+    for name in FAST_PATHS.values():
+        monkeypatch.setattr(xlsx, name, lambda *args: None)
+
+
 @pytest.fixture(params=["plain", "tree", "streamed"])
 def parse_mode(request, monkeypatch) -> str:
-    """Run a test each way the reader can read a sheet: Excel's plain form
-    through the fast path where it applies (in slices of a few rows), and the
-    general reader, whole and streamed (real parts are small enough to parse
-    whole, so force the chunked streaming path too)."""
+    """Run a test each way the reader can read a part: Excel's plain form
+    through the fast paths where it applies (in slices of a few items), and
+    the general reader, whole and streamed (real parts are small enough to
+    parse whole, so force the chunked streaming path too)."""
     if request.param == "plain":
         monkeypatch.setattr(xlsx, "_CHUNK_BYTES", 256)
     else:
-        monkeypatch.setattr(xlsx, "_read_plain_sheet", lambda *args: None)
+        general_only(monkeypatch)
     if request.param == "streamed":
         monkeypatch.setattr(xlsx, "_TREE_MAX_BYTES", 0)
         monkeypatch.setattr(xlsx, "_CHUNK_BYTES", 4096)
@@ -66,17 +77,19 @@ def parse_mode(request, monkeypatch) -> str:
 
 
 @pytest.fixture
-def plain_reads(monkeypatch) -> list[bool]:
-    """Whether each sheet read so far went through the fast path."""
-    reads: list[bool] = []
-    fast_path = xlsx._read_plain_sheet
+def fast_reads(monkeypatch) -> dict[str, list[bool]]:
+    """For each fast path, whether each part it was offered so far went through it."""
+    reads: dict[str, list[bool]] = {kind: [] for kind in FAST_PATHS}
 
-    def spy(*args):
-        result = fast_path(*args)
-        reads.append(result is not None)
-        return result
+    def spy(kind: str, fast_path):
+        def spied(*args):
+            result = fast_path(*args)
+            reads[kind].append(result is not None)
+            return result
+        return spied
 
-    monkeypatch.setattr(xlsx, "_read_plain_sheet", spy)
+    for kind, name in FAST_PATHS.items():
+        monkeypatch.setattr(xlsx, name, spy(kind, getattr(xlsx, name)))
     return reads
 
 
@@ -330,9 +343,14 @@ def test_workbook_written_by_openpyxl(parse_mode):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_every_fixture_takes_the_fast_path(name, plain_reads):
+def test_every_fixture_takes_the_fast_paths(name, fast_reads):
     read_first_sheet(fixture(name))
-    assert plain_reads == [True]
+    assert fast_reads["sheet"] == [True]
+    # Two lists hold a rich-text string (one bold word): the general reader reads their strings.
+    assert fast_reads["strings"] == [name not in (EARLIEST, RESAVED)]
+    # The workbook's relationships, and the sheet's where it has links; the
+    # tool that resaved one list writes their attributes in another order.
+    assert set(fast_reads["relationships"]) == {name != RESAVED}
 
 
 def latin1_sheet(sheet_data: str) -> bytes:
@@ -361,13 +379,13 @@ OTHER_NAMESPACE = (f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x=
                                                                  "</row></sheetData>"), False, [[1], [2]]),
 ], ids=["whitespace", "empty-rows", "row-order", "row-number-last", "entity", "crlf", "cell-attribute", "no-refs", "latin-1",
         "other-namespace", "two-sheetdata"])
-def test_plain_form_and_its_look_alikes(sheet, plain, expected, plain_reads, monkeypatch):
+def test_plain_form_and_its_look_alikes(sheet, plain, expected, fast_reads, monkeypatch):
     """The fast path reads only what it reads exactly as the general reader
     does, and hands everything else over whole."""
     data = faults.build_xlsx(sheet)
     assert values(read_first_sheet(data)) == expected
-    assert plain_reads == [plain]
-    monkeypatch.setattr(xlsx, "_read_plain_sheet", lambda *args: None)
+    assert fast_reads["sheet"] == [plain]
+    general_only(monkeypatch)
     assert values(read_first_sheet(data)) == expected
 
 
@@ -385,13 +403,13 @@ def hundred_thousand() -> bytes:
     return faults.long_list(100_000)
 
 
-def test_a_list_of_100000_data_rows_is_read(hundred_thousand, plain_reads):
+def test_a_list_of_100000_data_rows_is_read(hundred_thousand, fast_reads):
     rows = read_first_sheet(hundred_thousand)
     assert len(rows) == 100_001 and data_rows(rows) == 100_000
     assert values(rows[-1:]) == [["TEXAS", "Agency 99999 Sheriff's Office", "Task Force Model",
                                   dt.datetime(1900, 1, 1) + dt.timedelta(days=45000 + 100_001 % 700 - 2), "link"]]
     assert rows[-10][4] == Cell("link", "https://www.ice.gov/doclib/287gMOA/moa.pdf")
-    assert plain_reads == [True]
+    assert fast_reads == {"sheet": [True], "strings": [True], "relationships": [True, True]}
 
 
 def test_a_list_over_the_configured_limit_is_refused_in_one_line(hundred_thousand, parse_mode):
@@ -643,10 +661,10 @@ def test_every_real_list_matches_openpyxl(shared_snapshots):
 
 @pytest.mark.slow
 def test_the_general_reader_agrees_on_every_tenth_real_list(shared_snapshots, monkeypatch):
-    """Real lists all take the fast path; the general reader, which reads any
+    """Real lists all take the fast paths; the general reader, which reads any
     other form, must read them to the same cells."""
     manifest = list(csv.DictReader((shared_snapshots / "manifest.csv").open(newline="")))
     contents = [(shared_snapshots / entry["file"]).read_bytes() for entry in manifest[::10]]
     fast = [read_first_sheet(content) for content in contents]
-    monkeypatch.setattr(xlsx, "_read_plain_sheet", lambda *args: None)
+    general_only(monkeypatch)
     assert [read_first_sheet(content) for content in contents] == fast
