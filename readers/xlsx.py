@@ -850,6 +850,7 @@ _UNPLAIN_BYTES_IN_TEXT = _CONTROL_BYTES + b"\r"
 _UNPLAIN_BYTES_IN_ATTRIBUTES = _CONTROL_BYTES + b"\t\n\r"
 _NONCHARACTERS_UTF8 = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
 _BAD_REFERENCE = re.compile(rf"&(?!{_REFERENCE_NAME};)")
+_CHARACTER_REFERENCES = re.compile(r"&#(x[0-9a-fA-F]+|[0-9]+);")
 _XML_DECLARATION = b"<?xml "
 _UTF8_BOM = b"\xef\xbb\xbf"
 _XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
@@ -1125,7 +1126,8 @@ def _plain_items(pattern: re.Pattern[str], content: bytes, start: int, end: int,
             raise _NotPlain
         del pieces[::step]
         if "&" in text:
-            if _BAD_REFERENCE.search(text):
+            if _BAD_REFERENCE.search(text) or ("&#" in text and not all(
+                    _is_xml_char(_code_point(match[1])) for match in _CHARACTER_REFERENCES.finditer(text))):
                 raise _NotPlain
             pieces = [_dereference(value) if value and "&" in value else value for value in pieces]
         values += pieces
@@ -1188,17 +1190,19 @@ def _only_placeholder(root: etree._Element, tag: str) -> bool:
 
 def _dereference(text: str) -> str:
     """Character data or an attribute value of the plain form with its
-    references replaced, as lxml reports it; raises _NotPlain for a reference
-    to a character XML forbids."""
+    references (all checked already) replaced, as lxml reports it."""
     return _REFERENCES.sub(_referenced, text)
 
 
 def _referenced(match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name[0] != "#":
-        return _NAMED_REFERENCES[name]
-    code = int(name[2:], 16) if name[1] == "x" else int(name[1:])
-    if not (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
-            or 0x10000 <= code <= 0x10FFFF):
-        raise _NotPlain
-    return chr(code)
+    name = match[1]
+    return _NAMED_REFERENCES[name] if name[0] != "#" else chr(_code_point(name[1:]))
+
+
+def _code_point(reference: str) -> int:
+    """The character a numeric reference's "x41" or "65" stands for."""
+    return int(reference[1:], 16) if reference[0] == "x" else int(reference)
+
+
+def _is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
