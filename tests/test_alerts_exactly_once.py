@@ -15,18 +15,9 @@ from filelock import FileLock
 from watch287g.alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK
 from watch287g.state.store import Store
 
-from tests.support.alerts_env import (
-    deliver,
-    agreement_event,
-    burst,
-    email_config,
-    outbox_docs,
-    record,
-    slack_config,
-    write_config,
-)
+from tests.support.alerts_env import agreement_event, burst, deliver, outbox_docs, record, slack_config, write_config
 from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
-from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.smtp import SmtpServer, email_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0123ABCD"

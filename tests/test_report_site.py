@@ -125,7 +125,7 @@ def test_served_under_a_strict_content_security_policy(chromium, strict_server):
 
 def test_served_by_the_web_app(chromium, site, tmp_path, monkeypatch):
     """The project's own web app serves the folder at /report/ under its CSP."""
-    from tests.support.web import SECRET
+    from watch287g.testing.web_client import SECRET
     from tests.support.web_site import Site
     from watch287g.testing.smtp import SmtpServer
 

@@ -19,7 +19,6 @@ from watch287g.state.store import Store
 from tests.support.service import (  # noqa: F401 - server, slack and smtp are fixtures
     PARTICIPATING_0306,
     PARTICIPATING_0307,
-    Service,
     checks,
     db,
     mails_to,
@@ -27,12 +26,11 @@ from tests.support.service import (  # noqa: F401 - server, slack and smtp are f
     server,
     slack,
     smtp,
-    wait_for,
-    write_config,
 )
 from watch287g.service_status import render_status_section, status_section
 from watch287g.testing.fake_site import LocalServer, Reply
 from watch287g.testing.fake_slack import FakeSlack
+from watch287g.testing.service import Service, wait_for, write_config
 
 # Every test here runs `watch287g run` in a child process against local servers.
 pytestmark = pytest.mark.e2e
