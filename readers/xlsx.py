@@ -1066,9 +1066,10 @@ def _prefixes_declared(content: bytes, start: int, end: int, namespaces: Mapping
 
 def _read_plain_relationships(content: bytes) -> list[Relationship] | None:
     start = content.find(b"<Relationship ")
-    if start < 0:
+    last_end = content.find(b"/>", content.rfind(b"<Relationship "))
+    if start < 0 or last_end < 0:
         return None
-    end = content.find(b"/>", content.rfind(b"<Relationship ")) + len(b"/>")
+    end = last_end + len(b"/>")
     try:
         rels = list(_grouped(_plain_items(_PLAIN_RELATIONSHIP, content, start, end, b'"/>'), 4))
     except (_NotPlain, UnicodeDecodeError):
@@ -1079,9 +1080,10 @@ def _read_plain_relationships(content: bytes) -> list[Relationship] | None:
 
 def _read_plain_shared_strings(content: bytes) -> list[str] | None:
     start = content.find(b"<si>")
-    end = content.rfind(b"</si>") + len(b"</si>")
-    if start < 0 or end < start:
+    last_end = content.rfind(b"</si>")
+    if start < 0 or last_end < start:
         return None
+    end = last_end + len(b"</si>")
     try:
         strings = _plain_items(_PLAIN_STRING_ITEM, content, start, end, b"</si>")
     except (_NotPlain, UnicodeDecodeError):
@@ -1099,8 +1101,8 @@ def _element_span(content: bytes, start_tag: bytes, end_tag: bytes, after: int) 
     """(start, end) of content from the first ``start_tag`` at or after
     ``after`` through the last ``end_tag``, if both are there."""
     start = content.find(start_tag, after)
-    end = content.rfind(end_tag) + len(end_tag)
-    return None if start < 0 or end < start + len(start_tag) + len(end_tag) else (start, end)
+    last = content.rfind(end_tag)
+    return None if start < 0 or last < start + len(start_tag) else (start, last + len(end_tag))
 
 
 def _plain_items(pattern: re.Pattern[str], content: bytes, start: int, end: int, closer: bytes) -> list[str | None]:
