@@ -31,15 +31,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from watch287g.testing.fake_site import LocalServer, serve_ice_lists
+from watch287g.testing.fake_slack import FakeSlack
+from watch287g.testing.service import Service, write_config
+from watch287g.testing.slack_requests import SIGNING_SECRET, SlackClient
+from watch287g.testing.smtp import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.support.service import PARTICIPATING_0307, Service, serve_ice, write_config  # noqa: E402
-from tests.support.slack import SIGNING_SECRET, SlackClient, free_port  # noqa: E402
-from watch287g.testing.fake_site import LocalServer  # noqa: E402
-from watch287g.testing.fake_slack import FakeSlack  # noqa: E402
-
 SNAPSHOTS = ROOT.parent / "shared" / "ice-snapshots" / "manifest.csv"
+# The lists ICE's page serves: the tests' saved workbooks of 7 March and 21 February 2025.
+LISTS = ROOT / "tests" / "fixtures" / "replay"
+PARTICIPATING = LISTS / "participating" / "20250307T0900_participatingAgencies03072025am.xlsx"
+PENDING = LISTS / "pending" / "20250221T2149_pendingAgencies-20250221214937.xlsx"
 CHANNEL, USER = "C0BENCH001", "U0BENCH01"
 
 
@@ -74,7 +77,7 @@ weekly_digest = false
 """, app)
     data = folder / "data"
     if with_app and SNAPSHOTS.is_file() and not (data / "state.json").exists():
-        subprocess.run([sys.executable, "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data),
+        subprocess.run([sys.executable, "-P", "-m", "watch287g.cli", "--config", str(config), "--data-dir", str(data),
                         "-q", "replay", str(SNAPSHOTS)], check=True, cwd=ROOT)
     service = Service(config, data, env={"SLACK_SIGNING_SECRET": SIGNING_SECRET})
     service.wait_running()
@@ -99,7 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         server, slack = LocalServer(), FakeSlack()
         slack.add_channel(CHANNEL, members=[USER])
-        serve_ice(server, PARTICIPATING_0307)
+        serve_ice_lists(server, PARTICIPATING.read_bytes(), PENDING.read_bytes())
         try:
             plain, _ = start(Path(scratch) / "plain", server, slack, with_app=False)
             time.sleep(2)

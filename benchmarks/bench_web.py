@@ -18,13 +18,11 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))       # tests.support: the same HTTP client the tests use
 DEFAULT_MANIFEST = ROOT.parent / "shared" / "ice-snapshots" / "manifest.csv"
 SUBSCRIBERS = 200
 
@@ -46,15 +44,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
 
-    from tests.support.alerts_env import email_config, write_config
-    from tests.support.web import SECRET, Client
     from watch287g.alerts.links import STOP
     from watch287g.alerts.subscriptions import ACTIVE, add_subscription, make_destination, make_filter
+    from watch287g.core.config import load_config
     from watch287g.core.timeutil import to_iso, utcnow
     from watch287g.replay import run_replay
     from watch287g.settings import Settings
     from watch287g.state.store import Store
-    from watch287g.testing.smtp import SmtpServer, free_port
+    from watch287g.testing.smtp import SmtpServer, email_config, free_port
+    from watch287g.testing.web_client import SECRET, Client
     from watch287g.web.app import create_app
     from watch287g.web.server import WebServer
 
@@ -67,7 +65,8 @@ def main() -> None:
         (report / "index.html").write_text("<h1>report</h1>" * 2000)
         smtp = SmtpServer().start()
         port = free_port()
-        config = write_config(tmp_path, email_config(smtp.port) + f"""
+        config_path = tmp_path / "watch287g.toml"
+        config_path.write_text(email_config(smtp.port) + f"""
 [web]
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
@@ -75,7 +74,7 @@ report_dir = "{report}"
 signups_per_address_per_day = 100
 signups_per_ip_per_hour = 10000
 """)
-        settings = Settings(config)
+        settings = Settings(load_config(config_path))
         run_replay(settings, store, args.manifest, "ice", lambda step: None)
         with store.write() as db:
             ids = [add_subscription(db, (), make_destination(None, None, f"reader{i}@news.example"), "instant",

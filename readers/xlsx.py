@@ -2,12 +2,13 @@
 
 Why not openpyxl: its full mode costs ~140 ms per ICE workbook and its fast
 read-only mode drops cell hyperlinks, the only place ICE keeps MOA addresses.
-Why not python-calamine (Rust, about 3x faster than this): it reads error
+Why not python-calamine (Rust, about 2.5x faster than this): it reads error
 cells (#N/A) and formulas without a cached value as "", trims text, and
 allocates a sheet's whole grid, so two far-apart cells in a 2 KB file abort
 the process. This reads just the parts a list needs with ``zipfile`` and
 lxml, under hard size limits, and reports every cell as openpyxl does; the
-sheetData of Excel's own plain form goes through a faster tokeniser.
+large parts in Excel's own plain form (sheetData, hyperlinks, the sheet's
+.rels, sharedStrings) go through faster tokenisers, see "Excel's plain form".
 """
 
 from __future__ import annotations
@@ -363,11 +364,22 @@ def _unexpected_root(part: str, root_tag: str) -> WorkbookError:
     return WorkbookError(f"unexpected content in {part} (no {etree.QName(root_tag).localname} element)")
 
 
-def _relationships(package: _Package, part: str) -> Iterator[etree._Element]:
-    """The Relationship elements of ``part``'s .rels, if it has one."""
+# (Id, Type, Target, TargetMode) of one relationship, as stored; Type and
+# Target "" when absent.
+Relationship = tuple[str | None, str, str, str | None]
+
+
+def _relationships(package: _Package, part: str) -> list[Relationship]:
+    """The relationships of ``part``'s .rels, if it has one."""
     rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
-    if package.has(rels):
-        yield from _elements(package.read(rels), rels, _RELATIONSHIPS, {_RELATIONSHIPS: frozenset([_REL])})
+    if not package.has(rels):
+        return []
+    content = package.read(rels)
+    plain = _read_plain_relationships(content)
+    if plain is not None:
+        return plain
+    return [(rel.get("Id"), rel.get("Type", ""), rel.get("Target", ""), rel.get("TargetMode"))
+            for rel in _elements(content, rels, _RELATIONSHIPS, {_RELATIONSHIPS: frozenset([_REL])})]
 
 
 def _resolve(source_part: str, target: str) -> str:
@@ -390,10 +402,10 @@ class _Book:
 
 def _read_book(package: _Package) -> _Book:
     sheet_ids, date1904 = _read_workbook(package.read(_WORKBOOK_PART))
-    parts: dict[str, tuple[str, str]] = {}
-    for rel in _relationships(package, _WORKBOOK_PART):
-        if rel.get("TargetMode") != "External":
-            parts[rel.get("Id")] = (rel.get("Type", ""), _resolve(_WORKBOOK_PART, rel.get("Target", "")))
+    parts: dict[str | None, tuple[str, str]] = {}
+    for rid, rel_type, target, mode in _relationships(package, _WORKBOOK_PART):
+        if mode != "External":
+            parts[rid] = (rel_type, _resolve(_WORKBOOK_PART, target))
     sheet_part = next((parts[rid][1] for rid in sheet_ids
                        if rid in parts and parts[rid][0].endswith("/worksheet")), None)
     if sheet_part is None:
@@ -424,6 +436,9 @@ def _read_workbook(content: bytes) -> tuple[list[str], bool]:
 
 
 def _read_shared_strings(content: bytes, part: str) -> list[str]:
+    plain = _read_plain_shared_strings(content)
+    if plain is not None:
+        return plain
     return [_text_of(si) for si in _elements(content, part, _SST, {_SST: frozenset([_SI])})]
 
 
@@ -490,17 +505,15 @@ def _read_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Grid, lis
         return plain
     grid = _Grid(limits)
     links: list[tuple[str, str]] = []
-    # ICE's lists repeat the same few values (state, model, "link") thousands
-    # of times: one shared Cell per distinct raw value saves most of the work.
-    memo: dict[object, Cell] = {}
+    cells = _Cells(book)
     row_number = 0
     for elem in _elements(content, book.sheet_part, _WORKSHEET, _SHEET_WANTED):
         if elem.tag == _ROW:
             number = elem.get("r")
             row_number = int(number) if number else row_number + 1
-            cells = _read_row(elem, book, memo, limits)
-            if cells:
-                grid.add_row(row_number, cells)
+            row = _read_row(elem, cells, limits)
+            if row:
+                grid.add_row(row_number, row)
         else:
             _add_link(links, elem)
     return grid, links
@@ -510,110 +523,6 @@ def _add_link(links: list[tuple[str, str]], hyperlink: etree._Element) -> None:
     rid = hyperlink.get(_R_ID)
     if rid:  # location-only links point inside the workbook
         links.append((hyperlink.get("ref", ""), rid))
-
-
-# Excel writes sheetData in one plain form: <row r=..> elements holding
-# <c r="B7" s=".." t=".."> cells, each empty or with a <v> after an optional
-# <f>, no entities. Tokenising exactly that form with one regular expression
-# reads a list's cells more than twice as fast as building lxml's tree of them.
-# Only the sheetData is read so; the rest of the part still goes through lxml
-# (root, namespaces, encoding, well-formedness, hyperlinks). Anything outside
-# the form (inline strings, a formula with no cached value, an entity, another
-# attribute on a cell, a prefix, more than _TREE_MAX_BYTES outside the
-# sheetData) sends the whole part to the general reader, which reads every form.
-_SHEET_DATA_OPEN, _SHEET_DATA_CLOSE, _SHEET_DATA_EMPTY = b"<sheetData>", b"</sheetData>", b"<sheetData/>"
-# Character data lxml would report unchanged: no markup, no entity, no CR
-# (XML turns CR LF into LF) and no character XML forbids.
-_PLAIN_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
-_PLAIN_TOKEN = re.compile(
-    # a cell: column letters, style, type, value
-    r'<c r="([A-Z]{1,3})[0-9]{1,7}"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
-    r"(?:/>|>(?:<f>" + _PLAIN_TEXT + r"</f>)?<v>(" + _PLAIN_TEXT + r")</v></c>)"
-    # a row's start (or a whole empty row): "row", its attributes, "/" if empty
-    r'|<(row)((?: (?!xmlns)[A-Za-z_][\w.:-]*="[^"<&]*")*)(/?)>'
-    # a row's end; whitespace between elements; anything else
-    r"|(</row>)|[ \t\n]+|(.)", re.DOTALL)
-_ROW_NUMBER = re.compile(r'(?<![^ ])r="([0-9]{1,7})"')
-_PLAIN_REST_WANTED: Wanted = {_WORKSHEET: frozenset([_SHEET_DATA]), _HYPERLINKS: frozenset([_HYPERLINK])}
-
-
-def _read_plain_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Grid, list[tuple[str, str]]] | None:
-    """The sheet read through the fast path, or None if it is not in the plain form."""
-    start = content.find(_SHEET_DATA_OPEN)
-    end = content.rfind(_SHEET_DATA_CLOSE)
-    if start < 0 or end < start or content.count(b"<sheetData") != 1 or content.count(_SHEET_DATA_CLOSE) != 1:
-        return None
-    rest = content[:start] + _SHEET_DATA_EMPTY + content[end + len(_SHEET_DATA_CLOSE):]
-    if len(rest) > _TREE_MAX_BYTES:
-        return None
-    try:
-        root = etree.fromstring(rest, etree.XMLParser(**_XML_OPTIONS))
-    except etree.XMLSyntaxError:
-        return None  # the general reader gives the precise error
-    _check_root(root, book.sheet_part, _WORKSHEET)
-    if root.getroottree().docinfo.encoding.upper() != "UTF-8":
-        return None
-    links: list[tuple[str, str]] = []
-    placeholders = 0
-    for elem in _complete(root, len(root), _PLAIN_REST_WANTED):
-        if elem.tag == _HYPERLINK:
-            _add_link(links, elem)
-        else:
-            placeholders += 1
-    if placeholders != 1:
-        return None  # the sheetData is not the worksheet's own child in the main namespace
-    try:
-        grid = _read_plain_sheet_data(content, start + len(_SHEET_DATA_OPEN), end, book, limits)
-    except UnicodeDecodeError:
-        return None
-    return None if grid is None else (grid, links)
-
-
-def _plain_tokens(content: bytes, start: int, end: int) -> Iterator[tuple[str, ...]]:
-    """The tokens of content[start:end], a slice of about _CHUNK_BYTES ending
-    after a </row> at a time, so a long list never holds more than one slice's
-    tokens. Raises UnicodeDecodeError for bytes that are not UTF-8."""
-    while start < end:
-        cut = content.find(b"</row>", start + _CHUNK_BYTES, end)
-        cut = end if cut < 0 else cut + len("</row>")
-        yield from _PLAIN_TOKEN.findall(content[start:cut].decode("utf-8"))
-        start = cut
-
-
-def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, limits: Limits) -> _Grid | None:
-    grid = _Grid(limits)
-    memo: dict[object, Cell] = {}
-    row_number = 0
-    cells: list[Cell] | None = None  # the open row's
-    for letters, style, kind, text, row_start, attributes, empty, row_end, other in _plain_tokens(content, start, end):
-        if letters:
-            if cells is None:
-                return None  # a cell outside a row
-            if not text:
-                continue  # formatting only, or an empty value
-            column = _COLUMNS.get(letters) or _letters_to_number(letters)
-            cell = _cached_cell(memo, book, kind, text, style)
-            if column == len(cells) + 1:
-                cells.append(cell)
-            else:
-                _put(cells, column, cell)
-        elif row_start:
-            number = _ROW_NUMBER.findall(attributes)
-            if cells is not None or len(number) > 1:
-                return None  # a row inside a row, or a row numbered twice
-            row_number = int(number[0]) if number else row_number + 1
-            if not empty:
-                cells = []
-        elif row_end:
-            if cells is None:
-                return None
-            _check_column(len(cells), limits)
-            if cells:
-                grid.add_row(row_number, cells)
-            cells = None
-        elif other:
-            return None
-    return grid if cells is None else None
 
 
 class _Grid:
@@ -628,6 +537,12 @@ class _Grid:
         self._filled = 0
 
     def add_row(self, number: int, cells: list[Cell]) -> None:
+        if number == len(self.rows) + 1:  # the next row, as rows mostly come
+            self._filled += 1
+            if self._filled - 1 > self._limits.max_rows:
+                self._refuse_rows()
+            self.rows.append(cells)
+            return
         row = self._slot(number)
         if row:  # a repeated row number: merge, as Excel would show one row
             for column, cell in enumerate(cells, 1):
@@ -650,19 +565,21 @@ class _Grid:
 
     def _fill(self, number: int, cells: list[Cell]) -> list[Cell]:
         self._filled += 1
-        # The first row with a value is the header; every later one is a data row.
         if self._filled - 1 > self._limits.max_rows:
-            raise WorkbookError(f"sheet too large: more than {self._limits.max_rows} data rows")
+            self._refuse_rows()
         self.rows[number - 1] = cells
         return cells
 
+    def _refuse_rows(self) -> None:
+        # The first row with a value is the header; every later one is a data row.
+        raise WorkbookError(f"sheet too large: more than {self._limits.max_rows} data rows")
 
-def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
-              limits: Limits) -> list[Cell]:
-    """The row's cells by column, up to its last cell with a value. This runs
-    for every cell of every list, hence the inlined common case: a <v> as the
-    last child (after any <f>), cells in column order."""
-    cells: list[Cell] = []
+
+def _read_row(row: etree._Element, cells: _Cells, limits: Limits) -> list[Cell]:
+    """The row's cells by column, up to its last cell with a value. The
+    common case is inlined: a <v> as the last child (after any <f>), cells in
+    column order."""
+    found: list[Cell] = []
     column = 0
     # Plain iteration is twice as fast as iterchildren(_C); the only other
     # children a row may have (extLst, comments) carry no r= and no <v>.
@@ -681,17 +598,17 @@ def _read_row(row: etree._Element, book: _Book, memo: dict[object, Cell],
             text = value.text
             if not text:
                 continue
-            cell = _cached_cell(memo, book, c.get("t"), text, c.get("s"))
+            cell = cells.of(c.get("t"), c.get("s"))[text]
         else:
-            cell = _read_other_cell(c, book)
+            cell = _read_other_cell(c, cells.book)
             if cell is None:
                 continue
-        if column == len(cells) + 1:
-            cells.append(cell)
+        if column == len(found) + 1:
+            found.append(cell)
         else:
-            _put(cells, column, cell)
-    _check_column(len(cells), limits)
-    return cells
+            _put(found, column, cell)
+    _check_column(len(found), limits)
+    return found
 
 
 def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
@@ -710,20 +627,37 @@ def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
     return Cell(_value(kind, text, book))
 
 
-def _cached_cell(memo: dict[object, Cell], book: _Book, kind: str | None, text: str, style: str | None) -> Cell:
-    """The Cell of a <v> value, shared by every cell with the same raw value.
-    Keys: a shared string's index (most cells) alone; a number's text with
-    whether its style shows a date; any other value's text with its type."""
-    if kind == "s":
-        cell = memo.get(text)
-        if cell is None:
-            cell = memo[text] = Cell(_value(kind, text, book))
+class _ValueCells(dict[str, Cell]):
+    """The Cell of each raw <v> text of one kind of value, made on first
+    sight and shared after: ICE's lists repeat the same few values (state,
+    model, "link") thousands of times."""
+
+    def __init__(self, kind: object, book: _Book) -> None:
+        super().__init__()
+        self._kind = kind
+        self._book = book
+
+    def __missing__(self, text: str) -> Cell:
+        cell = self[text] = Cell(_value(self._kind, text, self._book))
         return cell
-    key = (kind, text) if kind and kind != "n" else (style in book.date_styles, text)
-    cell = memo.get(key)
-    if cell is None:
-        cell = memo[key] = Cell(_value(key[0], text, book))
-    return cell
+
+
+class _Cells:
+    """A sheet's _ValueCells, one per kind of value: a shared string's index
+    means the same whatever the cell's style, a number's only depends on
+    whether its style shows a date, any other value's on its type."""
+
+    def __init__(self, book: _Book) -> None:
+        self.book = book
+        self._by_kind: dict[object, _ValueCells] = {}
+
+    def of(self, kind: str | None, style: str | None) -> _ValueCells:
+        """The cells of values stored with this t= and s=."""
+        key = kind if kind and kind != "n" else style in self.book.date_styles
+        cells = self._by_kind.get(key)
+        if cells is None:
+            cells = self._by_kind[key] = _ValueCells(key, self.book)
+        return cells
 
 
 def _value(kind: object, text: str, book: _Book) -> Value:
@@ -809,9 +743,8 @@ def _put(row: list[Cell], column: int, cell: Cell) -> None:
 # --- hyperlinks -------------------------------------------------------------
 
 
-def _external_targets(package: _Package, sheet_part: str) -> dict[str, str]:
-    return {rel.get("Id"): rel.get("Target", "") for rel in _relationships(package, sheet_part)
-            if rel.get("TargetMode") == "External"}
+def _external_targets(package: _Package, sheet_part: str) -> dict[str | None, str]:
+    return {rid: target for rid, _, target, mode in _relationships(package, sheet_part) if mode == "External"}
 
 
 def _apply_hyperlinks(grid: _Grid, links: Iterable[tuple[str, str]], targets: dict[str, str],
@@ -828,7 +761,14 @@ def _apply_hyperlinks(grid: _Grid, links: Iterable[tuple[str, str]], targets: di
         budget -= (last_row - first_row + 1) * (last_col - first_col + 1)
         if budget < 0:
             raise WorkbookError("sheet too large: too many hyperlinked cells")
-        linked_blank = Cell(None, target)
+        if first_row == last_row and first_col == last_col:  # one cell, as nearly every link
+            row = grid.writable_row(first_row)
+            if first_col > len(row):
+                _put(row, first_col, Cell(None, target))
+            else:
+                row[first_col - 1] = Cell(row[first_col - 1].value, target)
+            continue
+        linked_blank = Cell(None, target)  # shared by the range's blank cells
         for row_number in range(first_row, last_row + 1):
             row = grid.writable_row(row_number)
             for column in range(first_col, last_col + 1):
@@ -852,7 +792,422 @@ def _range(ref: str) -> tuple[int, int, int, int]:
 def _position(ref: str) -> tuple[int, int]:
     """(row, column) of a reference like "G5"."""
     letters = ref.rstrip(_DIGITS)
-    digits = ref[len(letters):]
-    if not digits or not digits.isascii() or int(digits) < 1:
+    row = int(ref[len(letters):] or 0)
+    if row < 1:
         raise WorkbookError(f"bad cell reference {ref!r}")
-    return int(digits), _COLUMNS.get(letters) or _letters_to_number(letters)
+    return row, _COLUMNS.get(letters) or _letters_to_number(letters)
+
+
+# --- Excel's plain form -------------------------------------------------------
+#
+# Excel writes the large parts of a list in one plain form: the sheetData's
+# <row> elements of <c r="B7" s=".." t=".."> cells, each empty or a <v>
+# after an optional <f>; the <hyperlinks> block; the sheet's .rels, with one
+# <Relationship Id Type Target TargetMode> per link; and sharedStrings' plain
+# <si><t>..</t></si> items. Tokenising exactly that form with a regular
+# expression reads them several times faster than lxml building a tree.
+#
+# Each fast path cuts its run of items (the body) out of the part, puts an
+# empty placeholder element in its place, and has lxml parse what remains:
+# the root, namespaces, encoding and well-formedness of everything but the
+# body. It reads the body only if
+# * the body is nothing but items of the plain form and whitespace: markup
+#   the expressions accept is well-formed on its own, refers to no prefix or
+#   namespace the root does not declare, and holds only the characters and
+#   references (&amp; &#39;...) XML allows, decoded as lxml decodes them;
+# * no comment, CDATA section or processing instruction opens before a
+#   placeholder (only the XML declaration may precede it), so the
+#   placeholder is an element where the body's items stood;
+# * the placeholder is the only element of its name in the remaining tree,
+#   and a child of the root: the body's items are what the general reader
+#   would have read there.
+# Anything else (inline strings, a formula with no cached value, rich text,
+# another attribute or attribute order, a prefix, a CR, a part not in UTF-8
+# or over _TREE_MAX_BYTES around its body) sends the part to the general
+# reader, which reads every form and gives any error its precise message.
+
+
+class _NotPlain(Exception):
+    """A fast path met something outside the plain form: read the part through lxml."""
+
+
+# Characters XML forbids (CR aside: it is allowed but read as LF, so left to lxml).
+_FORBIDDEN = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff"
+# Character data lxml reports unchanged: no markup, no reference, no CR.
+_PLAIN_TEXT = rf"[^<>&\r{_FORBIDDEN}]*"
+_REFERENCE_NAME = r"(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6})"
+_REFERENCES = re.compile(rf"&({_REFERENCE_NAME});")
+_NAMED_REFERENCES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+# The items of hyperlinks, .rels and sharedStrings are matched loosely (a
+# value is [^"]*, a text [^<]*: three times faster than a class of what XML
+# allows), then each slice is checked as a whole, with scans far cheaper
+# than the regular expression's, for what the loose match lets through:
+# bytes of characters XML forbids or changes (tabs and line ends in
+# attribute values become spaces; CR LF becomes LF), "]]>" in text, a "&"
+# that starts no reference, and, in attribute values, a "<" (counted: each
+# item holds exactly one).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_UNPLAIN_BYTES_IN_TEXT = _CONTROL_BYTES + b"\r"
+_UNPLAIN_BYTES_IN_ATTRIBUTES = _CONTROL_BYTES + b"\t\n\r"
+_NONCHARACTERS_UTF8 = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
+_BAD_REFERENCE = re.compile(rf"&(?!{_REFERENCE_NAME};)")
+_CHARACTER_REFERENCES = re.compile(r"&#(x[0-9a-fA-F]+|[0-9]+);")
+_XML_DECLARATION = b"<?xml "
+_UTF8_BOM = b"\xef\xbb\xbf"
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+_R_NAMESPACE = etree.QName(_R_ID).namespace
+
+# A cell: column letters, its s= and t= attributes, its value ("" if none).
+# Only cells are matched: re skips to the next '<c r="' at C speed, and
+# split() hands over what lies between two cells (row tags, whitespace, or
+# something outside the plain form) for _PlainRows to read.
+_PLAIN_CELL = re.compile(
+    r'<c r="([A-Z]{1,3})[0-9]{1,7}"((?: s="[0-9]{1,9}")?(?: t="[a-zA-Z]{1,9}")?)'
+    rf"(?:/>|>(?:<f>{_PLAIN_TEXT}</f>)?<v>({_PLAIN_TEXT})</v></c>)")
+_CELL_ATTRIBUTES = re.compile(r'(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
+# What may stand between cells: a row's end, a row's start (or a whole empty
+# row), whitespace; anything else is one character outside the plain form.
+_ROW_START = rf'<row(?: [A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?="[^<>&"\t\n\r{_FORBIDDEN}]*")*/?>'
+_ROW_TOKEN = re.compile(rf"(</row>)|({_ROW_START})|[ \t\r\n]+|(.)", re.DOTALL | re.ASCII)
+_ROW_START_TAIL = re.compile(_ROW_START.removeprefix("<row"), re.ASCII)
+_ROW_ATTRIBUTE = re.compile(r' ([^=]+)="([^"]*)"')
+_PLAIN_HYPERLINK = re.compile(
+    r'<hyperlink ref="([^"]*)"(?: r:id="([^"]*)")?(?: location="[^"]*")?(?: display="[^"]*")?'
+    r'(?: tooltip="[^"]*")?(?: xr:uid="[^"]*")?/>')
+_PLAIN_RELATIONSHIP = re.compile(
+    r'<Relationship Id="([^"]*)" Type="([^"]*)" Target="([^"]*)"(?: TargetMode="([^"]*)")?/>')
+_PLAIN_STRING_ITEM = re.compile(r'<si><t(?: xml:space="preserve")?(?:/>|>([^<]*)</t>)</si>')
+
+
+def _read_plain_sheet(content: bytes, book: _Book, limits: Limits) -> tuple[_Grid, list[tuple[str, str]]] | None:
+    """The sheet read through the fast path, or None if it is not in the plain form."""
+    sheet_data = _element_span(content, b"<sheetData>", b"</sheetData>", 0)
+    if sheet_data is None:
+        return None
+    cuts = [(*sheet_data, b"<sheetData/>")]
+    links = None
+    hyperlinks = _element_span(content, b"<hyperlinks>", b"</hyperlinks>", sheet_data[1])
+    if hyperlinks is not None:
+        try:
+            links = _read_plain_hyperlinks(content, hyperlinks[0] + len(b"<hyperlinks>"),
+                                           hyperlinks[1] - len(b"</hyperlinks>"))
+        except (_NotPlain, UnicodeDecodeError):
+            pass  # left in place for lxml to read with the rest of the part
+        else:
+            cuts.append((*hyperlinks, b"<hyperlinks/>"))
+    root = _parse_around(content, _WORKSHEET, cuts)
+    if root is None or not _only_placeholder(root, _SHEET_DATA):
+        return None
+    if links is None:
+        links = []
+        for block in root.iterchildren(_HYPERLINKS):
+            for hyperlink in block.iterchildren(_HYPERLINK):
+                _add_link(links, hyperlink)
+    elif not (_only_placeholder(root, _HYPERLINKS) and _prefixes_declared(content, *hyperlinks, root.nsmap)):
+        return None
+    try:
+        grid = _read_plain_sheet_data(content, sheet_data[0] + len(b"<sheetData>"),
+                                      sheet_data[1] - len(b"</sheetData>"), book, limits, root.nsmap)
+    except (_NotPlain, UnicodeDecodeError):
+        return None
+    return grid, links
+
+
+def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, limits: Limits,
+                           namespaces: Mapping[str | None, str]) -> _Grid:
+    """The rows of the sheetData body content[start:end]; raises _NotPlain."""
+    grid = _Grid(limits)
+    cells_by_attributes = _CellsByAttributes(_Cells(book))
+    rows = _PlainRows(grid, limits, namespaces)
+    for chunk in _slices(content, start, end, b"</row>"):
+        pieces = _PLAIN_CELL.split(chunk.decode("utf-8"))
+        cells = rows.between_cells(pieces[0])  # the open row's
+        for letters, attributes, value, between in _grouped(pieces[1:], 4):
+            if value:  # else formatting only, or an empty value
+                cell = cells_by_attributes[attributes][value]
+                column = _COLUMNS.get(letters) or _letters_to_number(letters)
+                if column == len(cells) + 1:
+                    cells.append(cell)
+                else:
+                    _put(cells, column, cell)
+            if between:
+                cells = rows.between_cells(between)
+    rows.finish()
+    return grid
+
+
+class _PlainRows:
+    """The row structure of a plain sheetData, from what stands between its
+    cells: opens and closes rows, numbers them, adds them to the grid."""
+
+    def __init__(self, grid: _Grid, limits: Limits, namespaces: Mapping[str | None, str]) -> None:
+        self._grid = grid
+        self._limits = limits
+        self._namespaces = namespaces
+        # Where cells outside any row go: the general reader reads none of them.
+        self._outside: list[Cell] = []
+        self._open = self._outside
+        self._number = 0
+        # Row start tags already checked, from after their leading r="..":
+        # Excel gives most rows the same attributes.
+        self._checked: set[str] = set()
+
+    def between_cells(self, text: str) -> list[Cell]:
+        """Read ``text``, which stands between two cells; returns the cell
+        list of the row open after it."""
+        if text.startswith('</row><row r="') and text.count("<") == 2:
+            # One row ends and the next starts, as between most cells that
+            # are not in the same row: the same steps as _end() and
+            # _start(), inlined, for a start tag already checked.
+            cells = self._open
+            close = text.find('"', len('</row><row r="'))
+            number, tail = text[len('</row><row r="'):close], text[close + 1:]
+            if cells is not self._outside and tail in self._checked and number.isascii() and number.isdigit():
+                _check_column(len(cells), self._limits)
+                if cells:
+                    self._grid.add_row(self._number, cells)
+                self._number = int(number)
+                self._open = self._outside if tail.endswith("/>") else []
+                return self._open
+        for end_tag, start_tag, other in _ROW_TOKEN.findall(text):
+            if end_tag:
+                self._end()
+            elif start_tag:
+                self._start(start_tag)
+            elif other:
+                raise _NotPlain
+        return self._open
+
+    def finish(self) -> None:
+        if self._open is not self._outside or self._outside:
+            raise _NotPlain
+
+    def _end(self) -> None:
+        cells = self._open
+        if cells is self._outside:
+            raise _NotPlain
+        _check_column(len(cells), self._limits)
+        if cells:
+            self._grid.add_row(self._number, cells)
+        self._open = self._outside
+
+    def _start(self, tag: str) -> None:
+        if self._open is not self._outside:
+            raise _NotPlain  # a row inside a row
+        number = self._row_number(tag)
+        self._number = self._number + 1 if number is None else number
+        if not tag.endswith("/>"):
+            self._open = []
+
+    def _row_number(self, tag: str) -> int | None:
+        """The r= of a <row> start tag, None if it has none; raises _NotPlain
+        unless it is plain and its attributes are as lxml requires (unique
+        names, declared prefixes, no namespace declaration)."""
+        if tag.startswith('<row r="'):
+            close = tag.find('"', len('<row r="'))
+            number, tail = tag[len('<row r="'):close], tag[close + 1:]
+            if tail in self._checked and number.isascii() and number.isdigit():
+                return int(number)
+        match = _ROW_START_TAIL.fullmatch(tag, len("<row"))
+        if match is None:
+            raise _NotPlain
+        pairs = _ROW_ATTRIBUTE.findall(tag)
+        names = [_expanded_name(name, self._namespaces) for name, _ in pairs]
+        if len(set(names)) != len(names):
+            raise _NotPlain  # a repeated attribute: malformed
+        if pairs and pairs[0][0] == "r":
+            self._checked.add(tag[tag.index('"', len('<row r="')) + 1:])
+        number = dict(pairs).get("r")
+        return int(number) if number else None
+
+
+class _CellsByAttributes(dict[str, _ValueCells]):
+    """The _ValueCells for a plain cell's attributes (' s="3" t="s"'), found on
+    first sight: a list has a few dozen distinct ones."""
+
+    def __init__(self, cells: _Cells) -> None:
+        super().__init__()
+        self._cells = cells
+
+    def __missing__(self, attributes: str) -> _ValueCells:
+        style, kind = _CELL_ATTRIBUTES.fullmatch(attributes).groups()
+        found = self[attributes] = self._cells.of(kind, style)
+        return found
+
+
+def _expanded_name(name: str, namespaces: Mapping[str | None, str]) -> tuple[str | None, str]:
+    """(namespace, local name) of an attribute; raises _NotPlain for a namespace
+    declaration or an undeclared prefix."""
+    prefix, _, local = name.rpartition(":")
+    if not prefix:
+        if name == "xmlns":
+            raise _NotPlain
+        return None, name
+    if prefix == "xml":
+        return _XML_NAMESPACE, local
+    if prefix == "xmlns" or prefix not in namespaces:
+        raise _NotPlain
+    return namespaces[prefix], local
+
+
+def _read_plain_hyperlinks(content: bytes, start: int, end: int) -> list[tuple[str, str]]:
+    """(ref, relationship id) of each external link in the hyperlinks body
+    content[start:end]; raises _NotPlain."""
+    # Location-only links (no r:id) point inside the workbook.
+    return [(ref, rid) for ref, rid in _grouped(_plain_items(_PLAIN_HYPERLINK, content, start, end, b'"/>'), 2) if rid]
+
+
+def _prefixes_declared(content: bytes, start: int, end: int, namespaces: Mapping[str | None, str]) -> bool:
+    """Whether the prefixed attributes _PLAIN_HYPERLINK accepts mean in
+    content[start:end] what the general reader takes them for."""
+    return ((content.find(b' r:id="', start, end) < 0 or namespaces.get("r") == _R_NAMESPACE)
+            and (content.find(b' xr:uid="', start, end) < 0 or "xr" in namespaces))
+
+
+def _read_plain_relationships(content: bytes) -> list[Relationship] | None:
+    start = content.find(b"<Relationship ")
+    last_end = content.find(b"/>", content.rfind(b"<Relationship "))
+    if start < 0 or last_end < 0:
+        return None
+    end = last_end + len(b"/>")
+    try:
+        rels = list(_grouped(_plain_items(_PLAIN_RELATIONSHIP, content, start, end, b'"/>'), 4))
+    except (_NotPlain, UnicodeDecodeError):
+        return None
+    root = _parse_around(content, _RELATIONSHIPS, [(start, end, b"<Relationship/>")])
+    return rels if root is not None and _only_placeholder(root, _REL) else None
+
+
+def _read_plain_shared_strings(content: bytes) -> list[str] | None:
+    start = content.find(b"<si>")
+    last_end = content.rfind(b"</si>")
+    if start < 0 or last_end < start:
+        return None
+    end = last_end + len(b"</si>")
+    try:
+        strings = _plain_items(_PLAIN_STRING_ITEM, content, start, end, b"</si>")
+    except (_NotPlain, UnicodeDecodeError):
+        return None
+    for index, text in enumerate(strings):
+        if text is None:
+            strings[index] = ""  # <t/>
+        elif "_x" in text:
+            strings[index] = _unescape(text)
+    root = _parse_around(content, _SST, [(start, end, b"<si/>")])
+    return strings if root is not None and _only_placeholder(root, _SI) else None
+
+
+def _element_span(content: bytes, start_tag: bytes, end_tag: bytes, after: int) -> tuple[int, int] | None:
+    """(start, end) of content from the first ``start_tag`` at or after
+    ``after`` through the last ``end_tag``, if both are there."""
+    start = content.find(start_tag, after)
+    last = content.rfind(end_tag)
+    return None if start < 0 or last < start + len(start_tag) else (start, last + len(end_tag))
+
+
+def _plain_items(pattern: re.Pattern[str], content: bytes, start: int, end: int, closer: bytes) -> list[str | None]:
+    """The groups of every item of ``pattern`` in content[start:end], in
+    order (n values per item for a pattern of n groups, None for a group that
+    did not take part), references replaced; raises _NotPlain unless that
+    body is nothing but such items and whitespace. The body is read a slice
+    at a time, cut after a ``closer``, which ends an item and occurs nowhere
+    inside one."""
+    values: list[str | None] = []
+    step = pattern.groups + 1
+    in_attributes = pattern is not _PLAIN_STRING_ITEM
+    unplain_bytes = _UNPLAIN_BYTES_IN_ATTRIBUTES if in_attributes else _UNPLAIN_BYTES_IN_TEXT
+    for chunk in _slices(content, start, end, closer):
+        if len(chunk.translate(None, unplain_bytes)) != len(chunk) or (
+                not chunk.isascii() and any(bad in chunk for bad in _NONCHARACTERS_UTF8)):
+            raise _NotPlain
+        text = chunk.decode("utf-8")
+        pieces = pattern.split(text)
+        # split() puts what lies between the items at every step-th place.
+        if "".join(pieces[::step]).strip(" \t\r\n"):
+            raise _NotPlain
+        if (in_attributes and text.count("<") != len(pieces) // step) or (not in_attributes and "]]>" in text):
+            raise _NotPlain
+        del pieces[::step]
+        if "&" in text:
+            if _BAD_REFERENCE.search(text) or ("&#" in text and not all(
+                    _is_xml_char(_code_point(match[1])) for match in _CHARACTER_REFERENCES.finditer(text))):
+                raise _NotPlain
+            pieces = [_dereference(value) if value and "&" in value else value for value in pieces]
+        values += pieces
+    return values
+
+
+def _grouped(values: list[str | None], size: int) -> Iterator[tuple[str | None, ...]]:
+    """_plain_items' values item by item."""
+    return zip(*[iter(values)] * size)
+
+
+def _slices(content: bytes, start: int, end: int, closer: bytes) -> Iterator[bytes]:
+    """content[start:end], about _CHUNK_BYTES at a time, each slice ending
+    just after a ``closer`` (which no plain item holds inside), so a long body
+    never holds more than one slice's tokens at once."""
+    while start < end:
+        cut = content.find(closer, start + _CHUNK_BYTES, end)
+        cut = end if cut < 0 else cut + len(closer)
+        yield content[start:cut]
+        start = cut
+
+
+def _parse_around(content: bytes, root_tag: str, cuts: list[tuple[int, int, bytes]]) -> etree._Element | None:
+    """lxml's tree of ``content`` with each cut (start, end, placeholder), in
+    order, replaced by its placeholder; None unless that is a UTF-8 part of at
+    most _TREE_MAX_BYTES with root ``root_tag`` in which no comment, CDATA
+    section or processing instruction opens before a placeholder."""
+    kept = []
+    position = 0
+    for start, end, placeholder in cuts:
+        before = content[position:start]
+        if position == 0:
+            before = before.removeprefix(_UTF8_BOM)
+            if before.startswith(_XML_DECLARATION):
+                before = before[len(_XML_DECLARATION):]
+        if b"<!" in before or b"<?" in before:
+            return None
+        kept += [content[position:start], placeholder]
+        position = end
+    kept.append(content[position:])
+    rest = b"".join(kept)
+    if len(rest) > _TREE_MAX_BYTES:
+        return None
+    try:
+        root = etree.fromstring(rest, etree.XMLParser(**_XML_OPTIONS))
+    except etree.XMLSyntaxError:
+        return None
+    tree = root.getroottree()
+    if root.tag != root_tag or tree.docinfo.doctype or tree.docinfo.encoding.upper() != "UTF-8":
+        return None
+    return root
+
+
+def _only_placeholder(root: etree._Element, tag: str) -> bool:
+    """Whether the tree's only element named ``tag`` is a child of the root:
+    the placeholder, where the body it stands for was."""
+    found = list(root.iter(tag))
+    return len(found) == 1 and found[0].getparent() is root
+
+
+def _dereference(text: str) -> str:
+    """Character data or an attribute value of the plain form with its
+    references (all checked already) replaced, as lxml reports it."""
+    if text.count("&") == text.count("&amp;"):  # a URL's query string, mostly
+        return text.replace("&amp;", "&")
+    return _REFERENCES.sub(_referenced, text)
+
+
+def _referenced(match: re.Match[str]) -> str:
+    name = match[1]
+    return _NAMED_REFERENCES[name] if name[0] != "#" else chr(_code_point(name[1:]))
+
+
+def _code_point(reference: str) -> int:
+    """The character a numeric reference's "x41" or "65" stands for."""
+    return int(reference[1:], 16) if reference[0] == "x" else int(reference)
+
+
+def _is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF

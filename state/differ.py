@@ -236,7 +236,16 @@ def _mark_missing(record: dict, snap: ListSnapshot) -> None:
         record["missing_count"] += 1
 
 
-def _match(live: list[dict], groups: _Groups, settled: str) -> tuple[_Pairs, list[dict], list[Row]]:
+@dataclass
+class _Matched:
+    """A list's rows paired with the stored records (see _match)."""
+
+    pairs: _Pairs
+    gone: list[dict]        # live records no row lists
+    new_rows: list[Row]     # rows no record answers
+
+
+def _match(live: list[dict], groups: _Groups, settled: str) -> _Matched:
     """Pair stored records with rows: exact keys (and earlier spellings) first,
     then identity evidence for what is left on both sides. Records in the
     ``settled`` status (a signed application, a merged duplicate) pair by
@@ -271,8 +280,8 @@ def _match(live: list[dict], groups: _Groups, settled: str) -> tuple[_Pairs, lis
         pairs.add(leftover_records[i], leftover_rows[j], "evidence")
         used.add(id(leftover_records[i]))
     paired_rows = {j for _i, j, _points in fuzzy}
-    return (pairs, [r for r in unmatched if id(r) not in used],
-            [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
+    return _Matched(pairs, [r for r in unmatched if id(r) not in used],
+                    [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
 
 
 class _NameLookup:
@@ -296,27 +305,30 @@ class _NameLookup:
                 and identity.name_at_least(other["agency_key"], probe.agency_key, min_name_points)]
 
 
-def _start(records: list[dict], roster: Roster, snap: ListSnapshot,
-           baseline: bool) -> tuple[Outcome, _Groups, set[str]]:
-    """Group the list's rows; on a baseline, every row becomes a record
-    silently (the first good list of a kind sets state, it reports nothing)."""
+def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bool,
+           settled: str) -> tuple[Outcome, _Matched | None, set[str]]:
+    """Group the list's rows and pair them with the live records (those
+    listed, missing or ``settled``). On a baseline every row becomes a record
+    silently (the first good list of a kind sets state, it reports nothing)
+    and nothing is paired."""
     out = Outcome()
     groups = _group_rows(roster, out.stats)
     taken = {r["uid"] for r in records}
     if baseline:
         for row in groups.first.values():
             out.new_records.append(_new_record(row, snap, taken))
-    return out, groups, taken
+        return out, None, taken
+    live = [r for r in records if r["status"] in (LISTED, MISSING, settled)]
+    return out, _match(live, groups, settled), taken
 
 
 def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
                     policy: Policy, baseline: bool) -> Outcome:
     """Diff a good participating list against the source's agreement records."""
-    out, groups, taken = _start(records, roster, snap, baseline)
-    if baseline:
+    out, matched, taken = _start(records, roster, snap, baseline, MERGED)
+    if matched is None:
         return out
-    live = [r for r in records if r["status"] in (LISTED, MISSING, MERGED)]
-    pairs, gone, new_rows = _match(live, groups, MERGED)
+    pairs, gone, new_rows = matched.pairs, matched.gone, matched.new_rows
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
     listed = pairs.records
@@ -437,11 +449,10 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
     An application that leaves the list because ICE signed it is not
     withdrawn: the participating diff marks it signed, and a withdrawal is
     only reported after the same debounce as a termination."""
-    out, groups, taken = _start(records, roster, snap, baseline)
-    if baseline:
+    out, matched, taken = _start(records, roster, snap, baseline, SIGNED)
+    if matched is None:
         return out
-    live = [r for r in records if r["status"] in (LISTED, MISSING, SIGNED)]
-    pairs, gone, new_rows = _match(live, groups, SIGNED)
+    pairs, gone, new_rows = matched.pairs, matched.gone, matched.new_rows
     for record, row, _how in pairs:
         if record["status"] == MISSING:
             out.stats["pending_returned_within_debounce"] += 1

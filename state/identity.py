@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Iterable, Protocol, Sequence
 
@@ -187,24 +188,42 @@ def name_points(key_a: str, key_b: str) -> int:
     return LOOSELY_NEAR if near >= _LOOSE_MIN else NOT_NEAR
 
 
-def _name_ceiling(key_a: str, key_b: str) -> int:
+def _name_ceiling(key_a: str, key_b: str, by_letters: bool = False) -> int:
     """An upper bound of name_points from lengths and words alone: the
-    matching characters of two strings are at most the shorter one's."""
+    matching characters of two strings are at most the shorter one's. With
+    ``by_letters``, a tighter bound that costs more: at most the letters
+    the two have in common, counted with repeats."""
     if key_a == key_b:
         return SAME_KEY
     if tokens_conflict(key_a, key_b):
         return NOT_NEAR
     distinct_a, distinct_b = distinctive(key_a), distinctive(key_b)
     lengths = len(distinct_a) + len(distinct_b)
-    near = max(2 * min(len(distinct_a), len(distinct_b)) / lengths if lengths else 0.0,
-               _jaccard(distinct_a, distinct_b))
+    common = _common_letters(distinct_a, distinct_b) if by_letters else min(len(distinct_a), len(distinct_b))
+    near = max(2 * common / lengths if lengths else 0.0, _jaccard(distinct_a, distinct_b))
     return NEAR if near >= _NEAR_MIN else LOOSELY_NEAR if near >= _LOOSE_MIN else NOT_NEAR
+
+
+@lru_cache(maxsize=65536)
+def _letters(text: str) -> Counter:
+    return Counter(text)
+
+
+def _common_letters(a: str, b: str) -> int:
+    return sum((_letters(a) & _letters(b)).values())
+
+
+def _could_reach(key_a: str, key_b: str, points: int) -> bool:
+    """Whether name_points could be ``points`` or more, by the cheap bound
+    first and then the letter count, before any similarity ratio (which
+    costs ten times the letter count)."""
+    return _name_ceiling(key_a, key_b) >= points and _name_ceiling(key_a, key_b, by_letters=True) >= points
 
 
 def name_at_least(key_a: str, key_b: str, points: int) -> bool:
     """name_points(key_a, key_b) >= points, with no similarity ratio computed
-    when lengths and words alone rule it out."""
-    return _name_ceiling(key_a, key_b) >= points and name_points(key_a, key_b) >= points
+    when lengths, words and letters alone rule it out."""
+    return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
 
 
 def _ratio(a: str, b: str) -> float:
@@ -244,7 +263,7 @@ def _score_if_enough(old: Comparable, new: Comparable, min_points: int) -> int |
     """The pair's score, or None as soon as a cheap bound shows it cannot
     reach min_points (most candidates stop before any similarity ratio)."""
     other = _other_points(old, new)
-    if other + _name_ceiling(old.agency_key, new.agency_key) < min_points:
+    if not _could_reach(old.agency_key, new.agency_key, min_points - other):
         return None
     points = other + name_points(old.agency_key, new.agency_key)
     return points if points >= min_points else None

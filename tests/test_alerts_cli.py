@@ -7,8 +7,8 @@ import json
 from watch287g.core.config import load_config
 from watch287g.state.store import Store
 
-from tests.support.alerts_env import NOW, agreement_event, email_config, record
-from watch287g.testing.smtp import SmtpServer
+from tests.support.alerts_env import NOW, agreement_event, record
+from watch287g.testing.smtp import SmtpServer, email_config
 
 
 def test_subscribe_list_unsubscribe(cli):

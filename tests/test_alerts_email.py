@@ -15,12 +15,11 @@ from tests.support.alerts_env import (
     INJECTION_AGENCY,
     NOW,
     agreement_event,
-    email_config,
     outbox_docs,
     record,
     write_config,
 )
-from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.smtp import SmtpServer, email_config
 
 REPORTER = "reporter@news.example"
 

@@ -1,7 +1,8 @@
 """Exactly-once across a crash: the delivery runs in a child process that is
 SIGKILLed right after the transport reports success and before the result is
 recorded (the test-only WATCH287G_TEST_CRASH_AFTER_SEND hook); then a normal
-run settles what was left in doubt."""
+run settles what was left in doubt. The crash runs are `e2e` (a delivery in
+a child process against local servers); the rest run in-process."""
 
 from __future__ import annotations
 
@@ -15,18 +16,9 @@ from filelock import FileLock
 from watch287g.alerts.outbox import CRASH_AFTER_SEND_ENV, DELIVERY_LOCK
 from watch287g.state.store import Store
 
-from tests.support.alerts_env import (
-    deliver,
-    agreement_event,
-    burst,
-    email_config,
-    outbox_docs,
-    record,
-    slack_config,
-    write_config,
-)
+from tests.support.alerts_env import agreement_event, burst, deliver, outbox_docs, record, slack_config, write_config
 from watch287g.testing.fake_slack import VALID_TOKEN, FakeSlack
-from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.smtp import SmtpServer, email_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0123ABCD"
@@ -72,6 +64,7 @@ def _delivered_ids(fake) -> list[int]:
     return [i for m in fake.messages[CHANNEL] for i in m["metadata"]["event_payload"]["events"]]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("count", [1, 12])
 def test_slack_crash_after_send_is_settled_by_reading_the_channel(tmp_path, fake, count):
     config, store, events = _slack_setup(tmp_path, fake, count)
@@ -90,6 +83,7 @@ def test_slack_crash_after_send_is_settled_by_reading_the_channel(tmp_path, fake
     assert deliver(store, config)["sent"] == 0 and len(fake.messages[CHANNEL]) == posted
 
 
+@pytest.mark.e2e
 def test_slack_thread_cut_short_sends_only_what_is_missing(tmp_path, fake):
     config, store, events = _slack_setup(tmp_path, fake, 25)
     _crashing_delivery(tmp_path)
@@ -106,6 +100,7 @@ def test_slack_thread_cut_short_sends_only_what_is_missing(tmp_path, fake):
     assert len(fake.top_level(CHANNEL)) == 2                     # the rest: one new post
 
 
+@pytest.mark.e2e
 def test_slack_unreadable_while_in_doubt_waits_then_settles(tmp_path, fake):
     config, store, _ = _slack_setup(tmp_path, fake, 1)
     _crashing_delivery(tmp_path)
@@ -120,6 +115,7 @@ def test_slack_unreadable_while_in_doubt_waits_then_settles(tmp_path, fake):
     assert len(fake.messages[CHANNEL]) == 1
 
 
+@pytest.mark.e2e
 def test_email_crash_after_send_resends_the_identical_message(tmp_path):
     smtp = SmtpServer().start()
     try:
@@ -146,6 +142,7 @@ email = "reporter@news.example"
         smtp.stop()
 
 
+@pytest.mark.e2e
 def test_webhook_crash_after_send_resends_the_same_content(tmp_path, fake):
     config = write_config(tmp_path, slack_config(fake.api_base_url) + """
 [[subscriptions]]

@@ -340,6 +340,7 @@ cadence = "daily"
     assert headings == ["*Florida*", "*Georgia*", "*Texas*"]
 
 
+@pytest.mark.e2e
 def test_debug_log_never_shows_a_webhook_url(tmp_path, fake, monkeypatch):
     # An incoming webhook's URL is its secret; slack-sdk logs every request's URL at DEBUG (-vv).
     secret = "T0SECRET/B0SECRET/k3yMaterialThatMustNotLeak"

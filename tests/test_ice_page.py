@@ -146,6 +146,7 @@ def _python_calls_to_read(html: str) -> int:
     return calls
 
 
+@pytest.mark.slow   # counts the calls of reading 11,000 links under a profiler
 def test_reading_a_page_is_linear_in_its_links():
     # 10 times the links must cost about 10 times the work (quadratic: about 100 times).
     small, large = _python_calls_to_read(ice_page_with_links(1_000)), _python_calls_to_read(ice_page_with_links(10_000))

@@ -104,7 +104,7 @@ NAMES = [
 
 def test_the_cheap_bound_never_rules_out_a_name_that_is_near_enough():
     for a, b in itertools.permutations(NAMES, 2):
-        for points in (identity.LOOSELY_NEAR, identity.NEAR, identity.SAME_KEY):
+        for points in (identity.FAR, identity.NOT_NEAR, identity.LOOSELY_NEAR, identity.NEAR, identity.SAME_KEY):
             assert identity.name_at_least(key(a), key(b), points) == (identity.name_points(key(a), key(b)) >= points), \
                 (a, b, points)
 

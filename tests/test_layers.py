@@ -6,7 +6,9 @@ records) and spiders (Scrapy) and state (gate, diff, store, journal) ->
 alerts (route, render, deliver) -> watch287g (the application: check,
 replay, CLI, service, Slack app, web, report). A layer imports only itself
 and what its row below allows; and no two modules import each other, however
-indirectly.
+indirectly. Nothing installed imports the test suite (``tests``, which
+pip does not install): what tests, the demo and the benchmarks share lives in
+watch287g.testing.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ def upward_imports(root: Path) -> list[str]:
     for module, path in files.items():
         mine = layer_of(module)
         for line, name in imports_of(path):
+            if name.split(".")[0] == "tests":
+                wrong.append(f"{path.relative_to(root)}:{line} imports the test suite, which is not installed")
+                continue
             if name.split(".")[0] in BARE_NAMES:
                 wrong.append(f"{path.relative_to(root)}:{line} imports the bare name {name!r}")
                 continue
@@ -150,7 +155,8 @@ def test_the_rule_catches_an_upward_import_even_inside_a_function(tmp_path):
     for folder, text in {"core": "from watch287g.core import records\n",
                          "state": "def f():\n    from watch287g.alerts.outbox import enqueue\n",
                          "alerts": "from watch287g.state import ingest\n",
-                         "readers": "import spiders.ice\n"}.items():
+                         "readers": "import spiders.ice\n",
+                         "watch287g": "from tests.support.service import serve_ice\n"}.items():
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "probe.py").write_text(text)
     for name in ("core/records.py", "state/ingest.py", "alerts/outbox.py", "spiders/ice.py"):
@@ -159,6 +165,7 @@ def test_the_rule_catches_an_upward_import_even_inside_a_function(tmp_path):
     assert upward_imports(tmp_path) == [
         "readers/probe.py:1 imports the bare name 'spiders.ice'",
         "state/probe.py:2: state imports watch287g.alerts.outbox (alerts)",
+        "watch287g/probe.py:1 imports the test suite, which is not installed",
     ]
 
 

@@ -10,13 +10,11 @@ from tests.support.atom import assert_valid_atom
 from tests.support.service import (  # noqa: F401 (server is a fixture)
     PARTICIPATING_0306,
     PARTICIPATING_0307,
-    Service,
     checks,
     server,
     serve_ice,
-    wait_for,
-    write_config,
 )
+from watch287g.testing.service import Service, wait_for, write_config
 from watch287g.core.records import sha256_hex
 
 # Every test here runs `watch287g run` in a child process.

@@ -1,5 +1,6 @@
 """`watch287g report`: the static site built from replayed real lists, opened
-from disk in headless Chromium."""
+from disk in headless Chromium. The browser checks are `slow`; the quick run
+builds the site once and checks its files, links, feeds and escaping."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def pages(site: Path) -> list[Path]:
     return [site / "index.html", *sorted((site / "states").glob("*.html"))]
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_the_map_draws_one_shape_per_covered_county(chromium, site):
     figures = json.loads((site / "data" / "stats.json").read_text())
     assert figures["as_of"] == "2025-09-22T23:59:59Z" and figures["counties_covered"] > 300
@@ -59,6 +61,7 @@ def test_the_map_draws_one_shape_per_covered_county(chromium, site):
     assert box > 0
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_pages_open_from_disk_without_errors(chromium, site):
     for page in pages(site)[:6]:
         chromium.get(page.as_uri())
@@ -66,6 +69,7 @@ def test_pages_open_from_disk_without_errors(chromium, site):
         assert console_errors(chromium) == [], page.name
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_a_state_page(chromium, site):
     chromium.get((site / "states" / "FL.html").as_uri())
     florida = json.loads((site / "data" / "stats.json").read_text())["by_state"]["FL"]
@@ -77,6 +81,7 @@ def test_a_state_page(chromium, site):
     assert console_errors(chromium) == []
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_tables_sort_and_the_map_switches(chromium, site):
     chromium.get(site.joinpath("index.html").as_uri())
     def states():
@@ -115,6 +120,7 @@ def strict_server(site):
     server.server_close()
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_served_under_a_strict_content_security_policy(chromium, strict_server):
     for page in ("index.html", "states/FL.html"):
         chromium.get(f"{strict_server}/{page}")
@@ -123,9 +129,10 @@ def test_served_under_a_strict_content_security_policy(chromium, strict_server):
         assert console_errors(chromium) == [], page
 
 
+@pytest.mark.slow   # in headless Chromium
 def test_served_by_the_web_app(chromium, site, tmp_path, monkeypatch):
     """The project's own web app serves the folder at /report/ under its CSP."""
-    from tests.support.web import SECRET
+    from watch287g.testing.web_client import SECRET
     from tests.support.web_site import Site
     from watch287g.testing.smtp import SmtpServer
 
@@ -206,6 +213,7 @@ def test_scraped_text_cannot_inject_markup(cli, data_dir, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+@pytest.mark.slow   # builds the report twice more
 def test_rebuilding_replaces_the_report_and_refuses_other_folders(cli, data_dir, tmp_path):
     out = tmp_path / "report"
     for _ in range(2):

@@ -17,26 +17,12 @@ from types import SimpleNamespace
 import pytest
 from watch287g.core import events as ev
 
-from tests.support.service import (
-    PARTICIPATING_0306,
-    PARTICIPATING_0307,
-    Service,
-    checks,
-    db,
-    serve_ice,
-    wait_for,
-    write_config,
-)
-from tests.support.slack import (
-    SIGNING_SECRET,
-    SlackClient,
-    button,
-    form_submission,
-    free_port,
-    home_opened,
-)
+from tests.support.service import PARTICIPATING_0306, PARTICIPATING_0307, checks, db, serve_ice
 from watch287g.testing.fake_site import LocalServer
 from watch287g.testing.fake_slack import BOT_USER, FakeSlack
+from watch287g.testing.service import Service, wait_for, write_config
+from watch287g.testing.slack_requests import SIGNING_SECRET, SlackClient, button, form_submission, home_opened
+from watch287g.testing.smtp import free_port
 
 # Every test here runs `watch287g run` in a child process.
 pytestmark = pytest.mark.e2e

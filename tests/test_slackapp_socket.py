@@ -11,10 +11,11 @@ import time
 import pytest
 from watch287g.core import events as ev
 
-from tests.support.service import PARTICIPATING_0306, Service, checks, db, serve_ice, wait_for, write_config
-from tests.support.slack import APP_TOKEN, command_fields, event_body, home_opened
+from tests.support.service import PARTICIPATING_0306, checks, db, serve_ice
 from watch287g.testing.fake_site import LocalServer
-from watch287g.testing.fake_slack import FakeSlack
+from watch287g.testing.fake_slack import VALID_APP_TOKEN, FakeSlack
+from watch287g.testing.service import Service, wait_for, write_config
+from watch287g.testing.slack_requests import command_fields, event_body, home_opened
 from watch287g.testing.socket_mode import FakeSocketMode
 
 # Every test here runs `watch287g run` in a child process.
@@ -53,7 +54,7 @@ api_base_url = "{fake.api_base_url}"
 [slack_app]
 check_every_minutes = 10
 """)
-    service = Service(config, tmp_path / "data", env={"SLACK_APP_TOKEN": APP_TOKEN})
+    service = Service(config, tmp_path / "data", env={"SLACK_APP_TOKEN": VALID_APP_TOKEN})
     service.wait_running()
     return service
 

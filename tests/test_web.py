@@ -13,9 +13,9 @@ from watch287g.core.timeutil import utcnow
 from watch287g.core.tokens import sign
 from watch287g.state.store import Store
 from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.web_client import OTHER_SECRET, SECRET, Client, links_in
 
 from tests.support.alerts_env import NOW, agreement_event, deliver, outbox_docs, record
-from tests.support.web import OTHER_SECRET, SECRET, Client, links_in
 from tests.support.web_site import READER, Site
 
 DAY = 86400

@@ -14,10 +14,14 @@ import pytest
 from selenium.webdriver.common.by import By
 from watch287g.alerts.links import STOP
 from watch287g.testing.smtp import SmtpServer
+from watch287g.testing.web_client import SECRET, links_in
 
 from tests.support.browser import chromium, console_errors  # noqa: F401 - chromium is a fixture
-from tests.support.web import SECRET, links_in
 from tests.support.web_site import READER, Site
+
+# A browser per test: left out of the quick run (test_web.py drives the same
+# forms over HTTP there).
+pytestmark = pytest.mark.slow
 
 INLINE_HANDLERS = ("return [...document.querySelectorAll('*')].flatMap(e => [...e.attributes])"
                    ".filter(a => a.name.startsWith('on')).map(a => a.name)")

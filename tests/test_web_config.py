@@ -7,10 +7,10 @@ import socket
 
 import pytest
 from watch287g.testing.smtp import free_port
+from watch287g.testing.web_client import SECRET
 from watch287g.web.settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, parse_listen
 
 from tests.support.alerts_env import write_config
-from tests.support.web import SECRET
 
 ONE_SOURCE = '[[sources]]\nname = "ice"\ntype = "ice"\nurl = "https://www.ice.gov/identify-and-arrest/287g"\n'
 

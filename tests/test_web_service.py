@@ -10,18 +10,11 @@ import urllib.request
 
 import pytest
 from watch287g.testing.fake_site import serve_ice_lists
-from watch287g.testing.smtp import free_port
+from watch287g.testing.service import Service, wait_for, write_config
+from watch287g.testing.smtp import email_config, free_port
+from watch287g.testing.web_client import SECRET, Client, links_in
 
-from tests.support.alerts_env import email_config
-from tests.support.service import (  # noqa: F401 - server and smtp are fixtures
-    Service,
-    checks,
-    server,
-    smtp,
-    wait_for,
-    write_config,
-)
-from tests.support.web import SECRET, Client, links_in
+from tests.support.service import checks, server, smtp  # noqa: F401 - server and smtp are fixtures
 from tests.support.workbooks import PENDING_HEADER, agreement, sample_agreements, workbook_bytes
 
 # Every test here runs `watch287g run` or `watch287g serve` in a child process.

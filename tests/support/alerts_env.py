@@ -62,18 +62,6 @@ failing_after_attempts = 3
 """
 
 
-def email_config(port: int, extra: str = "") -> str:
-    return f"""
-[email]
-smtp_host = "127.0.0.1"
-smtp_port = {port}
-security = "none"
-from_address = "alerts@watch287g.example"
-timeout_seconds = 5
-{extra}
-"""
-
-
 def record(store: Store, events: list[dict], config: Config | None = None, now: dt.datetime = NOW) -> list[dict]:
     """Record events as the ingest does (ids from the events table) and, with
     a config, queue their deliveries in the same session."""

@@ -10,12 +10,12 @@ from pathlib import Path
 from watch287g.alerts.links import LinkSettings
 from watch287g.settings import Settings
 from watch287g.state.store import Store
-from watch287g.testing.smtp import SmtpServer, free_port
+from watch287g.testing.smtp import SmtpServer, email_config, free_port
 from watch287g.web.app import create_app
+from watch287g.testing.web_client import Client, links_in
 from watch287g.web.server import WebServer
 
-from tests.support.alerts_env import email_config, write_config
-from tests.support.web import Client, links_in
+from tests.support.alerts_env import write_config
 
 READER = "reader@news.example"
 

@@ -18,6 +18,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def email_config(port: int, extra: str = "") -> str:
+    """The config's [email] table for this server on ``port``, plain SMTP
+    (``extra``: more lines of the table)."""
+    return f"""
+[email]
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+security = "none"
+from_address = "alerts@watch287g.example"
+timeout_seconds = 5
+{extra}
+"""
+
+
 @dataclass
 class Received:
     mail_from: str

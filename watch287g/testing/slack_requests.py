@@ -1,13 +1,13 @@
 """Requests as Slack sends them to an app in HTTP mode: form-encoded slash
 commands and interactions, JSON events, each signed with the app's signing
-secret (HMAC-SHA256 over "v0:TIMESTAMP:BODY", Slack's version 0 scheme)."""
+secret (HMAC-SHA256 over "v0:TIMESTAMP:BODY", Slack's version 0 scheme).
+The Slack app's tests and benchmarks/bench_slackapp.py send them."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -15,13 +15,6 @@ import urllib.request
 from dataclasses import dataclass
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
-APP_TOKEN = "xapp-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

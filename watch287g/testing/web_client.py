@@ -1,5 +1,6 @@
-"""A small HTTP client for the web app's tests, as a browser without
-JavaScript would behave: it keeps cookies, reads forms and posts them."""
+"""A small HTTP client for the web app, as a browser without JavaScript
+would behave: it keeps cookies, reads forms and posts them. The web tests and
+benchmarks/bench_web.py drive the app with it."""
 
 from __future__ import annotations
 
