@@ -14,8 +14,8 @@ import zipfile
 from openpyxl import Workbook
 
 from watch287g.testing.xlsx_parts import (  # noqa: F401  (the tests use them as faults.NAME)
-    CONTENT_TYPES, MAIN, REL, ROOT_RELS, SHARED_STRINGS, SHEET, build_xlsx, relationships, shared_strings, styles,
-    workbook_xml, worksheet, zip_parts)
+    CONTENT_TYPES, MAIN, PACKAGE_REL, REL, ROOT_RELS, SHARED_STRINGS, SHEET, build_xlsx, relationships, shared_strings,
+    styles, workbook_xml, worksheet, zip_parts)
 
 
 def openpyxl_workbook(rows: list[list[object]]) -> bytes:
