@@ -18,8 +18,9 @@ Two measures, each in a fresh child process so its peak RSS is its own:
   diff's own memory is how far RSS rises above where it started (Linux:
   the kernel's peak is reset first).
 * **replay**: A and B written as .xlsx workbooks the way Excel writes ICE's
-  (shared strings, date-styled SIGNED, a hyperlink on each MOA cell) and replayed by ``watch287g replay`` with the default config
-  (reader, gate, diff, journal, archive, state written at the end). The CPU
+  (shared strings, date-styled SIGNED, a hyperlink on each MOA cell) and
+  replayed by ``watch287g replay`` with the default config (reader, gate,
+  diff, journal, archive, state written at the end). The CPU
   time is split by timing the reader, the ingest and the diff inside it; the
   rest is the state's writes and the command around them.
 

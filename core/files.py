@@ -24,9 +24,9 @@ def atomic_write_bytes(path: Path, payload: bytes, durable: bool = True) -> None
 
 
 def write_named_by_content(folder: Path, chunks: Iterable[bytes], name_for: Callable[[str], str]) -> str:
-    """Write ``chunks`` into ``folder`` under the name ``name_for(sha256 of
-    the content, in hex)``, without holding the whole content in memory: streamed to
-    a temporary file, fsynced, renamed. Content already there under that name
+    """Write ``chunks`` into ``folder`` under the name ``name_for(hex sha256
+    of the content)`` without ever holding the whole content: streamed to a
+    temporary file, fsynced, renamed. Content already there under that name
     is not written twice. The caller syncs the folder (``sync_folder``) once
     it has written all it needs. Returns the name."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ def test_clean_text_of_values_that_are_not_text(value, cleaned):
 
 
 @pytest.mark.parametrize("raw, url", [
-    ("https://www.ice.gov/doclib/287gMOA/PolkCountySO_MOA.pdf", "https://www.ice.gov/doclib/287gMOA/PolkCountySO_MOA.pdf"),
+    ("https://www.ice.gov/doclib/287gMOA/Polk_MOA.pdf", "https://www.ice.gov/doclib/287gMOA/Polk_MOA.pdf"),
     (" HTTP://www.ice.gov/a.pdf\u00a0", "HTTP://www.ice.gov/a.pdf"),           # cleaned first
     ("https://www.ice.gov/a\u200b.pdf", "https://www.ice.gov/a.pdf"),          # zero-width dropped
     ("https://www.ice.gov/a\x07.pdf", "https://www.ice.gov/a.pdf"),            # a control in the cell dropped
