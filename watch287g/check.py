@@ -107,8 +107,11 @@ def crawl_sources(plan: list[tuple[type, list[Source]]], remembered: dict, colle
     ice.gov), and a site must only ever see one request at a time from us."""
     from scrapy.utils.reactor import install_reactor
 
+    from watch287g.spiders.tls_modules import import_tls_modules
+
     settings = scrapy_settings(overrides)
     install_reactor(settings["TWISTED_REACTOR"])
+    import_tls_modules()
 
     from scrapy.crawler import AsyncCrawlerRunner
     from scrapy.utils.defer import deferred_from_coro

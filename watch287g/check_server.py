@@ -21,6 +21,7 @@ import socket
 import sys
 
 from watch287g import forkserver
+from watch287g.spiders.tls_modules import import_tls_modules
 
 # What a check imports, loaded once here so that no child pays for it: the
 # CLI and its commands, the check and commit steps, the spiders and readers.
@@ -44,6 +45,7 @@ def preload() -> None:
     """Import what a check needs, without installing a reactor."""
     for name in PRELOADED:
         importlib.import_module(name)
+    import_tls_modules()
     from scrapy.utils.misc import load_object
 
     from watch287g.check import scrapy_settings
