@@ -224,11 +224,17 @@ def excel_serial_to_date(serial: float) -> dt.date | None:
     return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
 
 
+def latest_signed_year(today: dt.date | None = None) -> int:
+    """The latest SIGNED year read as possible on ``today``: next year's
+    (later ones are typos). The only thing in a row that depends on the day
+    it is read (see signed_date)."""
+    return (today or dt.date.today()).year + 1
+
+
 def signed_date(value: object, today: dt.date | None = None) -> tuple[str | None, str | None]:
     """(ISO date, note) for a SIGNED cell. Real Excel dates pass through; text
     dates are read when unambiguous; impossible years and unreadable text give
     None and a note, so the row is kept and flagged rather than dropped."""
-    today = today or dt.date.today()
     if value is None or (isinstance(value, str) and is_blank(clean_text(value))):
         return None, None
     note = None
@@ -247,7 +253,7 @@ def signed_date(value: object, today: dt.date | None = None) -> tuple[str | None
         if day is None:
             return None, f"SIGNED {text!r} is not a readable date"
         note = f"SIGNED text {text!r} read as {day.isoformat()}"
-    if not SIGNED_MIN_YEAR <= day.year <= today.year + 1:
+    if not SIGNED_MIN_YEAR <= day.year <= latest_signed_year(today):
         return None, f"SIGNED {day.isoformat()} has an impossible year"
     return day.isoformat(), note
 

@@ -65,8 +65,9 @@ def parse_roster(rows: Sequence[Sequence[CellLike]], today: dt.date | None = Non
         return roster
     seen: set[tuple] = set()
     columns_by_field = _columns_by_field(fields, header_names)
+    parse = _RepeatedRows(columns_by_field, today) if len(rows) <= REPEATED_ROWS_KEPT else _parse_row
     for offset, cells in enumerate(rows[header_index + 1:], start=header_index + 2):
-        row = _parse_row(offset, cells, columns_by_field, today)
+        row = parse(offset, cells, columns_by_field, today)
         if row is None:
             continue
         if row.key in seen:
@@ -91,6 +92,41 @@ def _columns_by_field(fields: dict[int, str], header_names: dict[int, str]) -> l
 
 
 _NO_CELL = SimpleCell(None)
+
+# ICE lists the same agreements list after list: the 391 lists of 2025 hold
+# 164,883 rows but only 4,326 distinct ones. A row whose cells (values and
+# links) under the same columns, read in the same year (see
+# normalize.latest_signed_year), were parsed before parses the same; only its line differs. The rows kept are forgotten once
+# they pass this many between two lists (so at most twice as many are held),
+# and a longer list is parsed row by row: it would only cycle them.
+REPEATED_ROWS_KEPT = 16_384
+# Headers and days the remembered rows were read under: the participating and
+# the pending list's, and the odd header change or new day.
+_CONTEXTS_KEPT = 8
+
+
+class _RepeatedRows:
+    """_parse_row, remembering rows by their cells across lists read with
+    the same columns in the same year (a replay reads hundreds in one process)."""
+
+    _kept: dict[tuple, dict[tuple, Row | None]] = {}
+
+    def __init__(self, columns: list[tuple[int, str, str | None]], today: dt.date | None) -> None:
+        self._indexes = [index for index, _header, _name in columns]
+        context = (tuple(columns), norm.latest_signed_year(today))
+        if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
+            self._kept.clear()
+        self._rows = self._kept.setdefault(context, {})
+
+    def __call__(self, line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
+                 today: dt.date | None) -> Row | None:
+        width = len(cells)
+        key = tuple([(cells[i].value, cells[i].hyperlink) if i < width else (None, None) for i in self._indexes])
+        if key in self._rows:
+            known = self._rows[key]
+            return None if known is None else known.at_line(line)
+        row = self._rows[key] = _parse_row(line, cells, columns, today)
+        return row
 
 
 def _parse_row(line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],

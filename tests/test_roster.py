@@ -1,0 +1,105 @@
+"""readers/roster.py: a list's cells into rows, and rows remembered across lists."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from watch287g.core.records import Row, SimpleCell
+from watch287g.readers import roster
+from watch287g.readers.roster import parse_roster
+
+HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA"]
+MOA = "https://www.ice.gov/doclib/287gMOA/r_lakecountyflso_2025-02-26.pdf"
+
+
+def cells(*values, link: str | None = None) -> list[SimpleCell]:
+    row = [SimpleCell(value) for value in values]
+    if link:
+        row[-1] = SimpleCell(values[-1], link)
+    return row
+
+
+def sheet(*rows: list[SimpleCell], header=HEADER) -> list[list[SimpleCell]]:
+    return [[SimpleCell(name) for name in header], *rows]
+
+
+LAKE = ("FLORIDA", "Lake County Sheriff's Office", "County", "Lake", "Task Force Model",
+        dt.datetime(2025, 2, 26), "MOA")
+
+
+@pytest.fixture(autouse=True)
+def forget_rows():
+    roster._RepeatedRows._kept.clear()
+    yield
+    roster._RepeatedRows._kept.clear()
+
+
+def test_a_row_listed_again_parses_the_same_at_its_own_line():
+    first = parse_roster(sheet(cells(*LAKE, link=MOA))).rows
+    later = parse_roster(sheet(cells("TEXAS", "Webb County Sheriff's Office", "County", "Webb",
+                                     "Jail Enforcement Model", dt.datetime(2025, 10, 17), "MOA"),
+                               cells(*LAKE, link=MOA))).rows
+    assert [row.line for row in first] == [2]
+    assert [row.line for row in later] == [2, 3]
+    again = later[1]
+    assert dataclasses.replace(again, line=2) == first[0]
+    assert (again.state, again.model, again.signed, again.moa_url) == ("FL", "Task Force Model", "2025-02-26", MOA)
+
+
+@pytest.mark.parametrize("change", [
+    lambda: cells(*LAKE, link=MOA.replace("2025-02-26", "2025-03-01")),     # only the link differs
+    lambda: cells(*LAKE[:5], dt.datetime(2025, 2, 27), "MOA", ),            # only the date differs
+    lambda: cells(*LAKE[:1], "Lake County Sheriffs Office", *LAKE[2:]),     # only the spelling differs
+])
+def test_a_row_that_differs_in_any_cell_is_parsed_again(change):
+    parse_roster(sheet(cells(*LAKE, link=MOA)))
+    row = parse_roster(sheet(change())).rows[0]
+    fresh = roster._parse_row(2, change(), roster._columns_by_field(
+        {i: roster.COLUMN_ALIASES[name] for i, name in enumerate(HEADER)}, dict(enumerate(HEADER))), None)
+    assert row == fresh
+
+
+def test_the_same_cells_under_other_columns_are_read_by_those_columns():
+    parse_roster(sheet(cells(*LAKE, link=MOA)))
+    swapped = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "SUPPORT TYPE", "COUNTY", "SIGNED", "MOA"]
+    row = parse_roster(sheet(cells(*LAKE, link=MOA), header=swapped)).rows[0]
+    assert row.county == "Task Force Model" and row.model is None   # read as the header says, not remembered
+
+
+def test_the_day_of_reading_is_part_of_what_a_row_means():
+    next_year = cells(*LAKE[:5], dt.datetime(2027, 1, 5), "MOA")
+    assert parse_roster(sheet(next_year), today=dt.date(2026, 11, 28)).rows[0].signed == "2027-01-05"
+    # Read in 2025, a 2027 signing date is an impossible year, not a date.
+    late = parse_roster(sheet(next_year), today=dt.date(2025, 6, 1)).rows[0]
+    assert late.signed is None and any("impossible year" in note for note in late.notes)
+
+
+def test_blank_rows_are_remembered_as_blank():
+    blank = cells("FLORIDA", "", "County", "Lake", "Task Force Model", None, None)
+    assert parse_roster(sheet(blank)).rows == []
+    assert parse_roster(sheet(blank, cells(*LAKE, link=MOA))).rows[0].line == 3
+
+
+def test_a_list_longer_than_the_cache_is_parsed_row_by_row(monkeypatch):
+    monkeypatch.setattr(roster, "REPEATED_ROWS_KEPT", 2)
+    rows = [cells("FLORIDA", f"Agency {n} Police Department", "Municipality", "Lake", "Task Force Model",
+                  dt.datetime(2025, 2, 26), "MOA") for n in range(3)]
+    assert [row.line for row in parse_roster(sheet(*rows)).rows] == [2, 3, 4]
+    assert roster._RepeatedRows._kept == {}
+
+
+def test_the_remembered_rows_stay_bounded(monkeypatch):
+    monkeypatch.setattr(roster, "REPEATED_ROWS_KEPT", 3)
+    for n in range(4):
+        parse_roster(sheet(cells("FLORIDA", f"Agency {n} Police Department", "Municipality", "Lake",
+                                 "Task Force Model", dt.datetime(2025, 2, 26), "MOA")))
+    assert sum(map(len, roster._RepeatedRows._kept.values())) <= 3 + 1
+
+
+def test_at_line_keeps_every_field_but_the_line():
+    row = parse_roster(sheet(cells(*LAKE, link=MOA))).rows[0]
+    moved = row.at_line(40)
+    assert moved.line == 40
+    assert all(getattr(moved, f.name) == getattr(row, f.name) for f in dataclasses.fields(Row) if f.name != "line")
