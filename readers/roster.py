@@ -10,6 +10,7 @@ question, not this module's.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Iterable, Sequence
 
 from watch287g.core import normalize as norm
@@ -70,9 +71,10 @@ def parse_roster(rows: Sequence[Sequence[CellLike]], today: dt.date | None = Non
         row = parse(offset, cells, columns_by_field, today)
         if row is None:
             continue
-        if row.key in seen:
+        key = row.key
+        if key in seen:
             roster.duplicates += 1
-        seen.add(row.key)
+        seen.add(key)
         roster.rows.append(row)
         if row.notes:
             roster.notes.extend(f"line {row.line}: {n}" for n in row.notes)
@@ -96,13 +98,22 @@ _NO_CELL = SimpleCell(None)
 # ICE lists the same agreements list after list: the 391 lists of 2025 hold
 # 164,883 rows but only 4,326 distinct ones. A row whose cells (values and
 # links) under the same columns, read in the same year (see
-# normalize.latest_signed_year), were parsed before parses the same; only its line differs. The rows kept are forgotten once
-# they pass this many between two lists (so at most twice as many are held),
-# and a longer list is parsed row by row: it would only cycle them.
+# normalize.latest_signed_year), were parsed before parses the same; only
+# its line differs. The rows kept are forgotten once they pass this many
+# between two lists (so at most twice as many are held), and a longer list
+# is parsed row by row: it would only cycle them.
 REPEATED_ROWS_KEPT = 16_384
 # Headers and days the remembered rows were read under: the participating and
 # the pending list's, and the odd header change or new day.
 _CONTEXTS_KEPT = 8
+
+
+_VALUE_AND_LINK = operator.attrgetter("value", "hyperlink")
+
+
+def _one_of(index: int):
+    """operator.itemgetter for one index, returning a 1-tuple as for several."""
+    return lambda cells: (cells[index],)
 
 
 class _RepeatedRows:
@@ -113,6 +124,10 @@ class _RepeatedRows:
 
     def __init__(self, columns: list[tuple[int, str, str | None]], today: dt.date | None) -> None:
         self._indexes = [index for index, _header, _name in columns]
+        # The row's cells at those columns, picked and read at C speed: this
+        # runs for every row, and nearly every row is one seen before.
+        self._width = max(self._indexes) + 1
+        self._pick = operator.itemgetter(*self._indexes) if len(self._indexes) > 1 else _one_of(self._indexes[0])
         context = (tuple(columns), norm.latest_signed_year(today))
         if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
             self._kept.clear()
@@ -120,8 +135,9 @@ class _RepeatedRows:
 
     def __call__(self, line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
                  today: dt.date | None) -> Row | None:
-        width = len(cells)
-        key = tuple([(cells[i].value, cells[i].hyperlink) if i < width else (None, None) for i in self._indexes])
+        short = self._width - len(cells)
+        # A row ends at its last value: the cells after it are blank.
+        key = tuple(map(_VALUE_AND_LINK, self._pick(cells if short <= 0 else [*cells, *[_NO_CELL] * short])))
         if key in self._rows:
             known = self._rows[key]
             return None if known is None else known.at_line(line)

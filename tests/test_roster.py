@@ -103,3 +103,11 @@ def test_at_line_keeps_every_field_but_the_line():
     moved = row.at_line(40)
     assert moved.line == 40
     assert all(getattr(moved, f.name) == getattr(row, f.name) for f in dataclasses.fields(Row) if f.name != "line")
+
+
+def test_a_row_that_ends_early_reads_its_missing_cells_as_blank_and_is_remembered_so():
+    short = cells(*LAKE[:5])                                    # no SIGNED, no MOA cell at all
+    padded = cells(*LAKE[:5], None, None)
+    first = parse_roster(sheet(short)).rows[0]
+    assert (first.model, first.signed, first.moa_url) == ("Task Force Model", None, None)
+    assert parse_roster(sheet(padded, short)).rows[1] == dataclasses.replace(first, line=3)
