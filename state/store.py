@@ -293,9 +293,9 @@ class Lists(_PartRepository):
     @contextlib.contextmanager
     def editing(self, source: str) -> Iterator[list[dict]]:
         records = [doc for doc in self._docs.values() if doc["source"] == source]
-        known = {id(doc) for doc in records}
+        known = len(records)
         yield records
-        self._insert(doc for doc in records if id(doc) not in known)
+        self._insert(records[known:])   # the block only appends (see the class)
         self._changed()
 
     def of_source(self, source: str) -> list[Doc]:
