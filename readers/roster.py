@@ -103,17 +103,12 @@ _NO_CELL = SimpleCell(None)
 # between two lists (so at most twice as many are held), and a longer list
 # is parsed row by row: it would only cycle them.
 REPEATED_ROWS_KEPT = 16_384
-# Headers and days the remembered rows were read under: the participating and
-# the pending list's, and the odd header change or new day.
+# Headers and years the remembered rows were read under: the participating
+# and the pending list's, and the odd header change or new year.
 _CONTEXTS_KEPT = 8
 
 
 _VALUE_AND_LINK = operator.attrgetter("value", "hyperlink")
-
-
-def _one_of(index: int):
-    """operator.itemgetter for one index, returning a 1-tuple as for several."""
-    return lambda cells: (cells[index],)
 
 
 class _RepeatedRows:
@@ -125,9 +120,11 @@ class _RepeatedRows:
     def __init__(self, columns: list[tuple[int, str, str | None]], today: dt.date | None) -> None:
         self._indexes = [index for index, _header, _name in columns]
         # The row's cells at those columns, picked and read at C speed: this
-        # runs for every row, and nearly every row is one seen before.
+        # runs for every row, and nearly every row is one seen before. (A
+        # list has at least its three required columns, so the picker
+        # always returns a tuple.)
         self._width = max(self._indexes) + 1
-        self._pick = operator.itemgetter(*self._indexes) if len(self._indexes) > 1 else _one_of(self._indexes[0])
+        self._pick = operator.itemgetter(*self._indexes)
         context = (tuple(columns), norm.latest_signed_year(today))
         if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
             self._kept.clear()
