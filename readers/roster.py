@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import threading
 from typing import Iterable, Sequence
 
 from watch287g.core import normalize as norm
@@ -116,6 +117,9 @@ class _RepeatedRows:
     the same columns in the same year (a replay reads hundreds in one process)."""
 
     _kept: dict[tuple, dict[tuple, Row | None]] = {}
+    # Lists read at once in two threads each keep their own context's dict;
+    # only choosing (and clearing) them is shared.
+    _choosing = threading.Lock()
 
     def __init__(self, columns: list[tuple[int, str, str | None]], today: dt.date | None) -> None:
         self._indexes = [index for index, _header, _name in columns]
@@ -126,9 +130,10 @@ class _RepeatedRows:
         self._width = max(self._indexes) + 1
         self._pick = operator.itemgetter(*self._indexes)
         context = (tuple(columns), norm.latest_signed_year(today))
-        if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
-            self._kept.clear()
-        self._rows = self._kept.setdefault(context, {})
+        with self._choosing:
+            if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
+                self._kept.clear()
+            self._rows = self._kept.setdefault(context, {})
 
     def __call__(self, line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
                  today: dt.date | None) -> Row | None:

@@ -111,3 +111,17 @@ def test_a_row_that_ends_early_reads_its_missing_cells_as_blank_and_is_remembere
     first = parse_roster(sheet(short)).rows[0]
     assert (first.model, first.signed, first.moa_url) == ("Task Force Model", None, None)
     assert parse_roster(sheet(padded, short)).rows[1] == dataclasses.replace(first, line=3)
+
+
+def test_lists_parsed_in_two_threads_at_once_each_get_their_own_rows():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def parse(n: int) -> list[str]:
+        header = HEADER if n % 2 else ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE"]
+        rows = [cells("FLORIDA", f"Agency {n}-{k} Police Department", "Municipality", "Lake", "Task Force Model",
+                      dt.datetime(2025, 2, 26), "MOA")[:len(header)] for k in range(50)]
+        return [row.agency for row in parse_roster(sheet(*rows, header=header)).rows]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(parse, range(40)))
+    assert results == [[f"Agency {n}-{k} Police Department" for k in range(50)] for n in range(40)]
