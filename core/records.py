@@ -103,7 +103,7 @@ class SimpleCell:
     hyperlink: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One line of ICE's list: canonical values for the differ, raw text for
     the evidence an alert cites."""
