@@ -65,7 +65,7 @@ def parse_roster(rows: Sequence[Sequence[CellLike]], today: dt.date | None = Non
     roster = Roster(shape=shape, columns=columns, unknown_columns=unknown, missing_fields=missing, rows=[])
     if missing:
         return roster
-    seen: set[tuple] = set()
+    seen: set[str] = set()
     columns_by_field = _columns_by_field(fields, header_names)
     parse = _RepeatedRows(columns_by_field, today) if len(rows) <= REPEATED_ROWS_KEPT else _parse_row
     for offset, cells in enumerate(rows[header_index + 1:], start=header_index + 2):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from watch287g.core import events as ev
-from watch287g.core.records import Roster, Row
+from watch287g.core.records import Roster, Row, agreement_key
 from watch287g.state import identity
 from watch287g.state.policy import Debounce, Policy
 
@@ -84,7 +84,7 @@ class _Groups:
 def _group_rows(roster: Roster, stats: Counter) -> _Groups:
     groups = _Groups()
     for row in roster.rows:
-        key = _agreement_key(row.state, row.agency_key, row.model)
+        key = row.key
         if key not in groups.first:
             groups.first[key] = row
         else:
@@ -110,21 +110,14 @@ class _Pairs:
         return zip(self.records, self.rows, self.how)
 
 
-def _agreement_key(state: str | None, agency_key: str, model: str | None) -> str:
-    """(state, agency, model) as one string: strings are not tracked by the
-    cyclic collector, so a 100,000-row list adds no 200,000 tuples for it to
-    traverse. Agency keys hold only letters, digits and spaces."""
-    return f"{state}|{agency_key}|{model}"
-
-
 def _index_keys(index: dict[str, dict], record: dict) -> None:
     """Index the record by its current key and the keys of its earlier
     spellings, so a name that flips back (GREEN FORKS, GREENS FORK) matches
     exactly. A key already taken stays with its first record."""
     state, model = record["state"], record["model"]
-    index.setdefault(_agreement_key(state, record["agency_key"], model), record)
+    index.setdefault(agreement_key(state, record["agency_key"], model), record)
     for alias in record.get("aliases") or ():
-        index.setdefault(_agreement_key(state, alias, model), record)
+        index.setdefault(agreement_key(state, alias, model), record)
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")

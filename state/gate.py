@@ -28,7 +28,7 @@ class LastGood:
 
 def row_keys(roster: Roster) -> frozenset[str]:
     """The list's agreements as comparable strings (duplicates collapse)."""
-    return frozenset(f"{r.state}|{r.agency_key}|{r.model}" for r in roster.rows)
+    return frozenset(row.key for row in roster.rows)
 
 
 def check(snapshot: Snapshot, last_good: LastGood | None, policy: GatePolicy,

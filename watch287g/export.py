@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Iterable
 
 from watch287g.core import events as ev
-from watch287g.core.records import Roster, Row
+from watch287g.core.records import Roster, Row, agreement_key
 from watch287g.history import ListRecord
 from watch287g.report import CSV_FIELDS, flat_event, rows_to_csv
 from watch287g.stats import Matcher
@@ -55,11 +55,11 @@ class _RecordIndex:
     date) for a record whose state or model ICE corrected since."""
 
     def __init__(self, known: Iterable[dict]) -> None:
-        self.by_key: dict[tuple, list[dict]] = defaultdict(list)
+        self.by_key: dict[str, list[dict]] = defaultdict(list)
         self.by_signing: dict[tuple, list[dict]] = defaultdict(list)
         for record in known:
             for agency_key in (record["agency_key"], *record.get("aliases", ())):
-                self.by_key[(record["state"], agency_key, record["model"])].append(record)
+                self.by_key[agreement_key(record["state"], agency_key, record["model"])].append(record)
                 self.by_signing[(agency_key, record.get("signed"))].append(record)
 
     def find(self, row: Row, observed_at: str) -> dict:
