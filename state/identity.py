@@ -220,9 +220,13 @@ def _could_reach(key_a: str, key_b: str, points: int) -> bool:
     return _name_ceiling(key_a, key_b) >= points and _name_ceiling(key_a, key_b, by_letters=True) >= points
 
 
+@lru_cache(maxsize=200_000)
 def name_at_least(key_a: str, key_b: str, points: int) -> bool:
     """name_points(key_a, key_b) >= points, with no similarity ratio computed
-    when lengths, words and letters alone rule it out."""
+    when lengths, words and letters alone rule it out. Remembered: a list
+    asks again of the same names what the lists before it asked (an open
+    application against its state's agreements), and even the bounds cost
+    more than the lookup."""
     return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
 
 
