@@ -336,7 +336,7 @@ class _NameLookup:
     def __init__(self, records: Iterable[dict], statuses: tuple[str, ...] | None = None) -> None:
         self.records = records
         self.statuses = statuses        # only records in these, if given
-        self._by_where: dict[tuple, list[dict]] | None = None
+        self._by_where: dict[tuple, tuple[list[dict], list[str]]] | None = None
 
     def named_like(self, record: dict | Row, min_name_points: int) -> list[dict]:
         """Same state and model, name at least this near; in list order."""
@@ -344,11 +344,13 @@ class _NameLookup:
             self._by_where = {}
             for other in self.records:
                 if self.statuses is None or other["status"] in self.statuses:
-                    self._by_where.setdefault((other["state"], other["model"]), []).append(other)
+                    where = self._by_where.setdefault((other["state"], other["model"]), ([], []))
+                    where[0].append(other)
+                    where[1].append(other["agency_key"])
         probe = identity.view(record) if isinstance(record, dict) else record
-        return [other for other in self._by_where.get((probe.state, probe.model), ())
-                if other is not record
-                and identity.name_at_least(other["agency_key"], probe.agency_key, min_name_points)]
+        others, names = self._by_where.get((probe.state, probe.model), ((), ()))
+        return [others[at] for at in identity.names_at_least(probe.agency_key, names, min_name_points)
+                if others[at] is not record]
 
 
 def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bool, settled: str,

@@ -220,14 +220,44 @@ def _could_reach(key_a: str, key_b: str, points: int) -> bool:
     return _name_ceiling(key_a, key_b) >= points and _name_ceiling(key_a, key_b, by_letters=True) >= points
 
 
-@lru_cache(maxsize=200_000)
 def name_at_least(key_a: str, key_b: str, points: int) -> bool:
     """name_points(key_a, key_b) >= points, with no similarity ratio computed
-    when lengths, words and letters alone rule it out. Remembered: a list
-    asks again of the same names what the lists before it asked (an open
-    application against its state's agreements), and even the bounds cost
-    more than the lookup."""
+    when lengths, words and letters alone rule it out."""
     return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
+
+
+@lru_cache(maxsize=65536)
+def _name_shape(key: str) -> tuple[int, int, frozenset[str]]:
+    """The distinctive name's length, the set of its characters as the bits
+    of an int, and its words: enough for a bound of name_points that costs
+    a few integer operations a pair."""
+    text = distinctive(key)
+    return len(text), sum(1 << (ord(char) & 127) for char in set(text)), frozenset(text.split())
+
+
+def names_at_least(key: str, others: Sequence[str], points: int) -> list[int]:
+    """The places in ``others`` of the names with name_at_least(other, key,
+    points), in order. A name near enough shares a distinctive word with
+    ``key`` (for the word overlap) or has most of its characters (for the
+    similarity ratio, which counts at most the characters two names have in
+    common: not more than each one's length less its characters the other
+    lacks). Those two tests, on integers and sets made once a name, leave
+    a few names in a hundred to the full test (a state of Texas's size has
+    hundreds of agreements per model)."""
+    if points < LOOSELY_NEAR:
+        return [at for at, other in enumerate(others) if name_at_least(other, key, points)]
+    least = _LOOSE_MIN if points == LOOSELY_NEAR else _NEAR_MIN
+    length, characters, words = _name_shape(key)
+    found = []
+    for at, other in enumerate(others):
+        other_length, other_characters, other_words = _name_shape(other)
+        lengths = length + other_length
+        common = min(length - (characters & ~other_characters).bit_count(),
+                     other_length - (other_characters & ~characters).bit_count())
+        if (not lengths or 2 * common / lengths >= least or not words.isdisjoint(other_words)
+                or other == key) and name_at_least(other, key, points):
+            found.append(at)
+    return found
 
 
 def _ratio(a: str, b: str) -> float:
