@@ -41,6 +41,7 @@ COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url
 # lists say exactly what their record holds.
 _ROW_FIELDS = (*COMPARED_FIELDS, "agency_key", "signed")
 _row_values = operator.attrgetter(*_ROW_FIELDS)
+_record_values = operator.itemgetter(*_ROW_FIELDS)
 
 
 @dataclass
@@ -161,7 +162,10 @@ def _new_record(row: Row, snap: ListSnapshot, taken: set[str]) -> dict:
 
 
 def _same_values(record: dict, row: Row) -> bool:
-    return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
+    try:
+        return _row_values(row) == _record_values(record)
+    except KeyError:    # a record made before one of the fields was kept
+        return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
 
 
 def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
