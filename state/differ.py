@@ -66,14 +66,21 @@ def _days_between(earlier: str, later: str) -> float:
 
 @dataclass
 class _Groups:
-    """The list's rows by agreement key (state, agency, model), in list
-    order. ICE sometimes lists one agreement twice (St. Cloud PD with two
-    dates): one agreement, several rows. Only repeated keys get a list, so a
-    100,000-row list makes no 100,000 small lists."""
+    """The list's rows by agreement key (state, agency, model). ICE sometimes
+    lists one agreement twice (St. Cloud PD with two dates): one agreement,
+    several rows; the key's place is its first row's. Only repeated keys get
+    a list, so a 100,000-row list makes no 100,000 small lists."""
 
-    rows: list[Row] = field(default_factory=list)                   # each key's first row
-    position: dict[str, int] = field(default_factory=dict)          # key -> its place in rows
-    repeats: dict[int, list[Row]] = field(default_factory=dict)     # place -> all its rows
+    rows: list[Row]                                                 # as listed
+    position: dict[str, int]                                        # key -> its first row's place
+    repeats: dict[int, list[Row]] = field(default_factory=dict)     # first place -> all the key's rows
+    later: set[int] = field(default_factory=set)                    # places of a key's second and later rows
+
+    def firsts(self) -> list[Row]:
+        """Each key's first row, in list order."""
+        if not self.later:
+            return self.rows
+        return [row for at, row in enumerate(self.rows) if at not in self.later]
 
     def pick(self, at: int, record: dict) -> Row:
         """Of a duplicated agreement's rows, the one that agrees with what we know."""
@@ -85,15 +92,17 @@ class _Groups:
 
 def _group_rows(roster: Roster, stats: Counter, keys: Sequence[str] | None = None) -> _Groups:
     """``keys``: the rows' agreement keys in order, when the caller has them."""
-    groups = _Groups()
-    rows, position = groups.rows, groups.position
-    for row, key in zip(roster.rows, keys if keys is not None else [row.key for row in roster.rows]):
-        at = position.setdefault(key, len(rows))
-        if at == len(rows):
-            rows.append(row)
-        else:
-            groups.repeats.setdefault(at, [rows[at]]).append(row)
-            stats["duplicate_rows"] += 1
+    rows = roster.rows
+    keys = keys if keys is not None else [row.key for row in rows]
+    # Built from the end, so that a repeated key keeps its first place.
+    groups = _Groups(rows, dict(zip(reversed(keys), range(len(keys) - 1, -1, -1))))
+    if len(groups.position) < len(rows):
+        for at, key in enumerate(keys):
+            first = groups.position[key]
+            if first != at:
+                groups.later.add(at)
+                groups.repeats.setdefault(first, [rows[first]]).append(rows[at])
+                stats["duplicate_rows"] += 1
     return groups
 
 
@@ -114,20 +123,31 @@ class _Pairs:
         return zip(self.records, self.rows, self.how)
 
 
-def _claim(record: dict, claimable: dict[str, int], passed_over: list[int]) -> int | None:
-    """Take the list places of the rows that carry the record's key or one of
-    its earlier spellings (so a name that flips back, GREEN FORKS, GREENS
-    FORK, matches exactly); a key already taken stays with its first record.
-    Returns the first place, which the record pairs with; any later one it
-    took is passed over (its row is left for the other rules)."""
+# A list place's claim (see _claim): no record's yet, paired with a record,
+# taken by a record that pairs with an earlier place, or not a key's first
+# row (never claimed: its key's first row stands for it).
+_FREE, _PAIRED, _PASSED_OVER, _LATER_ROW = 0, 1, 2, 3
+
+
+def _claim(record: dict, position: dict[str, int], claims: bytearray) -> int | None:
+    """Claim the list places of the rows that carry the record's key or one
+    of its earlier spellings (so a name that flips back, GREEN FORKS, GREENS
+    FORK, matches exactly); a place already claimed stays with its first
+    record. Returns the first place, which the record pairs with; any later
+    one it claimed is passed over (its row is left for the other rules)."""
     state, model = record["state"], record["model"]
-    at = claimable.pop(agreement_key(state, record["agency_key"], model), None)
+    at = position.get(agreement_key(state, record["agency_key"], model))
+    if at is not None and claims[at]:
+        at = None
     for alias in record.get("aliases") or ():
-        other = claimable.pop(agreement_key(state, alias, model), None)
-        if other is not None:
-            if at is not None:
-                passed_over.append(max(at, other))
-            at = other if at is None else min(at, other)
+        other = position.get(agreement_key(state, alias, model))
+        if other is None or other == at or claims[other]:
+            continue
+        if at is not None:
+            claims[max(at, other)] = _PASSED_OVER
+        at = other if at is None else min(at, other)
+    if at is not None:
+        claims[at] = _PAIRED
     return at
 
 
@@ -280,10 +300,11 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
     (a record still in play claims its keys before the settled ones), and
     an unchanged record listed again is updated there and then: a long list
     is walked once, not once to pair and once more to update."""
-    claimable = dict(groups.position)
+    claims = bytearray(len(groups.rows))      # all _FREE
+    for at in groups.later:
+        claims[at] = _LATER_ROW
     exact: list[dict | None] = [None] * len(groups.rows)
     to_update: list[tuple[int, Row]] = []
-    passed_over: list[int] = []
     unmatched, settled_records = [], []     # in record order; a settled one stays only if it pairs with nothing
 
     def pair(record: dict, at: int) -> None:
@@ -298,14 +319,14 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
             settled_records.append(record)
             unmatched.append(record)
         elif status == LISTED or status == MISSING:
-            at = _claim(record, claimable, passed_over)
+            at = _claim(record, groups.position, claims)
             if at is None:
                 unmatched.append(record)
             else:
                 pair(record, at)
     settled_paired = set()
     for record in settled_records:
-        at = _claim(record, claimable, passed_over)
+        at = _claim(record, groups.position, claims)
         if at is not None:
             pair(record, at)
             settled_paired.add(id(record))
@@ -314,8 +335,7 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
     pairs = _Pairs()
     for at, row in sorted(to_update, key=operator.itemgetter(0)):
         pairs.add(exact[at], row, "exact")
-    left = list(claimable.values())
-    leftover_rows = [groups.rows[at] for at in (sorted(left + passed_over) if passed_over else left)]
+    leftover_rows = [row for row, claim in zip(groups.rows, claims) if claim == _FREE or claim == _PASSED_OVER]
     # A settled record can only pair by exact evidence: look at it only when a
     # leftover row carries its agency key or MOA address.
     row_names = {row.agency_key for row in leftover_rows}
@@ -367,7 +387,7 @@ def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bo
     groups = _group_rows(roster, out.stats, row_keys)
     if baseline:
         taken = _uids(records)
-        for row in groups.rows:
+        for row in groups.firsts():
             out.new_records.append(_new_record(row, snap, taken))
         return out, None
     return out, _match(records, groups, settled, snap)

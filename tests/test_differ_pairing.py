@@ -215,3 +215,17 @@ def test_the_name_lookup_finds_the_same_records_as_a_scan():
     assert lookup.named_like(probe, differ.identity.NEAR) == [records[0], records[2]]
     assert lookup.named_like(records[0], differ.identity.NEAR) == [records[2]]   # never itself
     assert lookup.named_like(dict(probe, model="Jail Enforcement Model"), differ.identity.NEAR) == []
+
+
+def test_an_agreement_listed_twice_is_one_record_paired_with_its_own_date():
+    lists = Lists()
+    twice = [dict(LIST[1], SIGNED="2025-02-11"), dict(LIST[1], SIGNED="2025-07-07")]
+    out = lists([LIST[0], *twice, *LIST[2:]])
+    assert len(out.new_records) == len(LIST) and out.stats["duplicate_rows"] == 1
+    record = lists.record(NAMES[1])
+    assert record["signed"] == "2025-02-11" and record["row"]["line"] == 3
+    out = lists([LIST[0], *twice[::-1], *LIST[2:]])   # the record's date is now on the later row
+    assert out.events == [] and out.stats == {"duplicate_rows": 1}
+    assert record["row"]["line"] == 4 and record["signed"] == "2025-02-11"
+    out = lists([*LIST, twice[1], twice[1]])          # no row of the repeat is a new agreement
+    assert out.events == [] and out.stats == {"duplicate_rows": 2} and len(lists.agreements) == len(LIST)
