@@ -271,6 +271,7 @@ class _Matched:
     gone: list[dict]        # live records no row lists
     new_rows: list[Row]     # rows no record answers
     exact: list[dict | None]    # the record each list place paired with exactly
+    terminated: list[dict]      # agreements reported terminated (a row may bring one back)
 
     def listed(self) -> list[dict]:
         """Every paired record, exact pairs in list order first."""
@@ -306,6 +307,7 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
     exact: list[dict | None] = [None] * len(groups.rows)
     to_update: list[tuple[int, Row]] = []
     unmatched, settled_records = [], []     # in record order; a settled one stays only if it pairs with nothing
+    terminated: list[dict] = []
 
     def pair(record: dict, at: int) -> None:
         row = groups.pick(at, record)
@@ -324,6 +326,8 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
                 unmatched.append(record)
             else:
                 pair(record, at)
+        elif status == TERMINATED:
+            terminated.append(record)
     settled_paired = set()
     for record in settled_records:
         at = _claim(record, groups.position, claims)
@@ -349,7 +353,7 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
     paired_records = {id(leftover_records[i]) for i, _j, _points in fuzzy}
     paired_rows = {j for _i, j, _points in fuzzy}
     return _Matched(pairs, [r for r in unmatched if id(r) not in paired_records],
-                    [row for j, row in enumerate(leftover_rows) if j not in paired_rows], exact)
+                    [row for j, row in enumerate(leftover_rows) if j not in paired_rows], exact, terminated)
 
 
 class _NameLookup:
@@ -360,21 +364,33 @@ class _NameLookup:
     def __init__(self, records: Iterable[dict], statuses: tuple[str, ...] | None = None) -> None:
         self.records = records
         self.statuses = statuses        # only records in these, if given
-        self._by_where: dict[tuple, tuple[list[dict], list[str]]] | None = None
+        self._by_where: dict[tuple, list[dict]] | None = None
+        self._names: dict[tuple, list[str]] = {}    # of the groups looked in
 
     def named_like(self, record: dict | Row, min_name_points: int) -> list[dict]:
         """Same state and model, name at least this near; in list order."""
         if self._by_where is None:
-            self._by_where = {}
-            for other in self.records:
-                if self.statuses is None or other["status"] in self.statuses:
-                    where = self._by_where.setdefault((other["state"], other["model"]), ([], []))
-                    where[0].append(other)
-                    where[1].append(other["agency_key"])
+            self._by_where = self._group()
         probe = identity.view(record) if isinstance(record, dict) else record
-        others, names = self._by_where.get((probe.state, probe.model), ((), ()))
+        where = (probe.state, probe.model)
+        others = self._by_where.get(where, [])
+        names = self._names.get(where)
+        if names is None:
+            names = self._names[where] = [other["agency_key"] for other in others]
         return [others[at] for at in identity.names_at_least(probe.agency_key, names, min_name_points)
                 if others[at] is not record]
+
+    def _group(self) -> dict[tuple, list[dict]]:
+        by_where: dict[tuple, list[dict]] = {}
+        for other in self.records:
+            if self.statuses is None or other["status"] in self.statuses:
+                where = (other["state"], other["model"])
+                group = by_where.get(where)
+                if group is None:
+                    by_where[where] = [other]
+                else:
+                    group.append(other)
+        return by_where
 
 
 def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bool, settled: str,
@@ -408,7 +424,7 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
     pairs, gone, new_rows = matched.pairs, matched.gone, matched.new_rows
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
-    new_rows = _reinstate(records, new_rows, snap, out)
+    new_rows = _reinstate(matched.terminated, new_rows, snap, out)
     applications = _NameLookup(pending, (LISTED, MISSING))
     taken = _uids(records) if new_rows else set()
     for row in new_rows:
@@ -484,10 +500,10 @@ def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy:
             out.stats[f"corrected_{name}"] += 1
 
 
-def _reinstate(records: list[dict], rows: list[Row], snap: ListSnapshot, out: Outcome) -> list[Row]:
-    """Rows that bring back an agreement reported terminated (same MOA: same
-    signing date or document). Returns the rows that are new agreements."""
-    ended = [r for r in records if r["status"] == TERMINATED]
+def _reinstate(ended: list[dict], rows: list[Row], snap: ListSnapshot, out: Outcome) -> list[Row]:
+    """Rows that bring back one of the ``ended`` agreements, reported
+    terminated (same MOA: same signing date or document). Returns the rows
+    that are new agreements."""
     if not ended or not rows:
         return rows
     pairs = identity.pair_up([identity.view(r) for r in ended], rows)
