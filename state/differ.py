@@ -25,6 +25,7 @@ import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Iterator, Sequence
 
 from watch287g.core import events as ev
@@ -51,6 +52,12 @@ class ListSnapshot:
     source: str
     observed_at: str
     evidence: dict          # the snapshot's source record, cited by every event
+
+    @cached_property
+    def listing(self) -> dict:
+        """What a record listed by this list cites, its line left blank: a
+        copy a record is a dict copy, the quickest way to make one."""
+        return {**self.evidence, "line": None}
 
 
 @dataclass
@@ -208,7 +215,8 @@ def _copy_values(record: dict, row: Row) -> None:
 def _mark_seen(record: dict, row: Row, snap: ListSnapshot) -> None:
     """The record cites the list and line that listed it last."""
     record["last_seen"] = snap.observed_at
-    record["last_listed"] = {**snap.evidence, "line": row.line}
+    record["last_listed"] = listed = snap.listing.copy()
+    listed["line"] = row.line
     # The row's own values, not a copy: nothing changes a parsed row, and a
     # 100,000-row list is then 100,000 dicts fewer for the cyclic collector.
     record["row"] = {"line": row.line, "values": row.raw}
@@ -309,8 +317,10 @@ def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapsho
     unmatched, settled_records = [], []     # in record order; a settled one stays only if it pairs with nothing
     terminated: list[dict] = []
 
+    rows, repeats = groups.rows, groups.repeats
+
     def pair(record: dict, at: int) -> None:
-        row = groups.pick(at, record)
+        row = groups.pick(at, record) if at in repeats else rows[at]
         exact[at] = record
         if not _listed_unchanged(record, row, snap):
             to_update.append((at, row))
