@@ -43,6 +43,7 @@ COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url
 _ROW_FIELDS = (*COMPARED_FIELDS, "agency_key", "signed")
 _row_values = operator.attrgetter(*_ROW_FIELDS)
 _record_values = operator.itemgetter(*_ROW_FIELDS)
+_uid = operator.itemgetter("uid")
 
 
 @dataclass
@@ -421,7 +422,7 @@ def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bo
 
 def _uids(records: list[dict]) -> set[str]:
     """The uids taken, for naming new records (most lists make none)."""
-    return {r["uid"] for r in records}
+    return set(map(_uid, records))
 
 
 def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
