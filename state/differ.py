@@ -56,8 +56,9 @@ class ListSnapshot:
 
     @cached_property
     def listing(self) -> dict:
-        """What a record listed by this list cites, its line left blank: a
-        copy a record is a dict copy, the quickest way to make one."""
+        """What a record listed by this list cites, its line left blank:
+        each record's ``last_listed`` is a copy of it (copying a dict is the
+        quickest way to make one)."""
         return {**self.evidence, "line": None}
 
 
