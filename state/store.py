@@ -59,20 +59,25 @@ from tinydb.storages import Storage
 from tinydb.table import Table
 from watch287g.core.files import atomic_write_bytes, remove_stale_temp_files, sync_folder, write_named_by_content
 from watch287g.core.timeutil import parse_iso
+from watch287g.state import list_layout
 
 DB_FILE = "state.json"
 BACKUP_SUFFIX = ".1"
 LOCK_FILE = "state.lock"
 ARCHIVE_DIR = "archive"
 PARTS_DIR = "parts"
-FORMAT = 2                      # 1: every table inside state.json (read, and rewritten as 2 at the next write)
+# 1: every table inside state.json; 2: tables in parts, list records one JSON
+# object each; 3: list parts in shapes (state/list_layout.py). Older formats
+# are read as they are and rewritten whole as 3 by the next write.
+FORMAT = 3
 CHECKS_KEPT_PER_SOURCE = 1000   # a check every 15 minutes: about ten days per source
 GARBAGE_GRACE_SECONDS = 600
 SETTLED_STATUSES = frozenset({"sent", "cancelled"})   # outbox rows that will not change again
 _PARTS_KEY, _FORMAT_KEY, _GARBAGE_KEY = "_parts", "_format", "_garbage"
 
 Doc = Mapping[str, object]
-Writer = Callable[[str, dict], str]     # (table, documents) -> the part file that holds them
+Writer = Callable[[str, Iterable[bytes]], str]     # (table, encoded documents) -> the part file that holds them
+Decoder = Callable[[dict], dict]                    # a part file's JSON -> its documents by id
 
 
 class StoreError(RuntimeError):
@@ -108,19 +113,20 @@ class _Parts:
     def __init__(self, store: "Store") -> None:
         self.store = store
 
-    def load(self, name: str) -> dict:
+    def load(self, name: str, decode: Decoder | None = None) -> dict:
         path = self.store.parts_dir / name
         try:
             payload = path.read_bytes()
             if _part_name(name.rsplit("-", 1)[0], payload) != name:
                 raise ValueError("its content does not match its name")
             docs = json.loads(payload)
-        except (OSError, ValueError) as err:
+            del payload
+            if not isinstance(docs, dict):
+                raise ValueError("it is not a watch287g state part")
+            return decode(docs) if decode else docs
+        except (OSError, ValueError) as err:    # list_layout.LayoutError is a ValueError
             raise StoreError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}"
                              f"{self.store.restore_hint()}") from None
-        if not isinstance(docs, dict):
-            raise StoreError(f"{path} is not a watch287g state part{self.store.restore_hint()}")
-        return docs
 
 
 def _part_name(table: str, payload: bytes) -> str:
@@ -154,11 +160,15 @@ def _encode_in_chunks(docs: dict) -> Iterator[bytes]:
 
 
 class _Part:
-    """One part file's documents ({id: document}), read on first use."""
+    """One part file's documents ({id: document}), read on first use.
+    ``encode`` and ``decode`` are its form on disk (default: the documents
+    object itself)."""
 
     def __init__(self, parts: _Parts, entry: Mapping | None, docs: dict | None = None,
-                 summary: dict | None = None) -> None:
+                 summary: dict | None = None, encode: Callable[[dict], Iterable[bytes]] = _encode_in_chunks,
+                 decode: Decoder | None = None) -> None:
         self._parts = parts
+        self._encode, self._decode = encode, decode
         self.file: str | None = entry["file"] if entry else None
         self._count: int = entry["count"] if entry else 0
         self.summary: dict = summary if summary is not None else dict(entry.get("summary") or {}) if entry else {}
@@ -171,7 +181,7 @@ class _Part:
 
     def docs(self) -> dict[str, dict]:
         if self._docs is None:
-            self._docs = self._parts.load(self.file) if self.file else {}
+            self._docs = self._parts.load(self.file, self._decode) if self.file else {}
         return self._docs
 
     def count(self) -> int:
@@ -183,7 +193,7 @@ class _Part:
 
     def persist(self, table: str, write: Writer, summary: dict | None = None) -> dict:
         if self.dirty:
-            self.file, self._count = write(table, self._docs), len(self._docs)
+            self.file, self._count = write(table, self._encode(self._docs)), len(self._docs)
             if summary is not None:
                 self.summary = summary
             self.dirty = False
@@ -280,7 +290,13 @@ class Lists(_PartRepository):
     the records the block appended."""
 
     def _load_entry(self, entry: Mapping | None) -> None:
-        self._part = _Part(self._parts, entry, docs=self._inline)
+        inline = list_layout.upgrade(self._inline) if self._inline is not None else None
+        self._part = _Part(self._parts, entry, docs=inline, encode=list_layout.encode, decode=list_layout.decode)
+
+    def upgrade(self) -> None:
+        """Read the part now and mark it changed, so the next write rewrites
+        it in the current form."""
+        self._changed()
 
     @property
     def _docs(self) -> dict[str, dict]:
@@ -699,8 +715,12 @@ class StateDB:
         self.events = Events(self._storage, parts)
         self.outbox = Outbox(self._storage, parts)
         self.subscriptions = Subscriptions(self._storage, self.meta)
-        if any(repo._inline is not None for repo in self._in_parts()):
-            self._storage.dirty = True      # a format-1 state: the next write moves it to parts
+        if writable and data and data.get(_FORMAT_KEY, 1) < FORMAT:
+            # An older state moves to the current form whole, in the session's
+            # one commit: its generation stays the backup, with all its parts.
+            for lists in (self.agreements, self.pending):
+                lists.upgrade()
+            self._storage.dirty = True
 
     def _in_parts(self) -> list[_PartRepository]:
         return [self.agreements, self.pending, self.snapshots, self.checks, self.events, self.outbox]
@@ -774,9 +794,8 @@ class Store:
         (keeping the one it replaces), then remove long-unnamed parts."""
         written: list[str] = []
 
-        def write(table: str, docs: dict) -> str:
-            name = write_named_by_content(self.parts_dir, _encode_in_chunks(docs),
-                                          lambda sha256_hex: _part_file(table, sha256_hex))
+        def write(table: str, chunks: Iterable[bytes]) -> str:
+            name = write_named_by_content(self.parts_dir, chunks, lambda sha256_hex: _part_file(table, sha256_hex))
             written.append(name)
             return name
 
