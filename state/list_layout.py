@@ -14,7 +14,8 @@ kind, time). Here each thing is written once per part:
   names by its index; read back, the records of one list share one dict
   again;
 * ``row_shapes``: each distinct header of the rows' values
-  (``listed_values``); that column is ``[row shapes, value tuples]``.
+  (``listed_values``); that column is ``[row shapes, value tuples]``;
+* a column whose values are all one scalar, ``{"same": value}``.
 
 A part written before this form (format 2 of the generation, or format 1's
 inline tables) is an object of documents by id, each record citing its list
@@ -81,7 +82,7 @@ class _Encoder:
             if VALUES_FIELD in names:
                 at = names.index(VALUES_FIELD)
                 columns[at] = self._values_column(columns[at])
-            groups.append([self.shapes.number[names], ids, columns])
+            groups.append([self.shapes.number[names], ids, list(map(_collapsed, columns))])
         return groups
 
     def _evidence_column(self, column: tuple) -> list[int]:
@@ -96,8 +97,25 @@ class _Encoder:
         headers = list(map(tuple, column))
         for header in dict.fromkeys(headers):
             self.row_shapes.add(header, header)
-        return [list(map(self.row_shapes.number.__getitem__, headers)),
+        return [_collapsed(list(map(self.row_shapes.number.__getitem__, headers))),
                 list(map(tuple, map(dict.values, column)))]
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _collapsed(column):
+    """A column whose values are all the same scalar as ``{"same": value}``
+    (source, status, times, the list's evidence: most columns of most
+    groups). Lists and dicts stay whole: each record must get its own."""
+    first = column[0]
+    if type(first) in _SCALARS and column.count(first) == len(column) and len(set(map(type, column))) == 1:
+        return {"same": first}
+    return column
+
+
+def _expanded(column, length: int) -> list:
+    return list(itertools.repeat(column["same"], length)) if isinstance(column, dict) else column
 
 
 def encode(docs: dict[str, dict]) -> Iterator[bytes]:
@@ -125,12 +143,14 @@ def decode(part: dict) -> dict[str, dict]:
         docs: dict[str, dict] = {}
         for shape, ids, columns in part["groups"]:
             names = shapes[shape]
+            columns = [_expanded(column, len(ids)) for column in columns]
             if EVIDENCE_FIELD in names:
                 at = names.index(EVIDENCE_FIELD)
                 columns[at] = list(map(evidence.__getitem__, columns[at]))
             if VALUES_FIELD in names:
                 at = names.index(VALUES_FIELD)
                 headers, values = columns[at]
+                headers = _expanded(headers, len(ids))
                 columns[at] = list(map(dict, map(zip, map(row_shapes.__getitem__, headers), values)))
             if len(columns) != len(names) or any(len(column) != len(ids) for column in columns):
                 raise LayoutError(f"a group of {len(ids)} records has columns of other lengths")
