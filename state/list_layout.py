@@ -8,8 +8,8 @@ names, and each record repeated its list's evidence (sha256, file name,
 kind, time). Here each thing is written once per part:
 
 * ``shapes``: each distinct tuple of field names, in the records' order;
-  records of one shape are written as columns: ``[shape, ids, columns]``,
-  a group per shape in each thousand records;
+  a run of records of one shape is written as columns: ``[shape, ids,
+  columns]``;
 * ``evidence``: each distinct list evidence (``listed_in``), which a record
   names by its index; read back, the records of one list share one dict
   again;
@@ -66,15 +66,14 @@ class _Encoder:
         self.evidence_by_object: dict[int, int] = {}
 
     def groups(self, docs: dict[str, dict]) -> list:
-        """``[shape, ids, columns]`` for each shape among ``docs``."""
-        records = list(docs.values())
-        shapes = list(map(tuple, records))
-        groups = []
-        for names in dict.fromkeys(shapes):
+        """``[shape, ids, columns]`` for each run of records of one shape in
+        ``docs``, in order: the differ pairs records in their stored order."""
+        records, all_ids = list(docs.values()), list(map(int, docs))
+        groups, start = [], 0
+        for names, run in itertools.groupby(map(tuple, records)):
+            end = start + len(list(run))
+            members, ids, start = records[start:end], all_ids[start:end], end
             self.shapes.add(names, names)
-            same = [shape == names for shape in shapes]
-            members = records if all(same) else list(itertools.compress(records, same))
-            ids = list(map(int, itertools.compress(docs, same)))
             columns = list(zip(*map(tuple, map(dict.values, members))))
             if EVIDENCE_FIELD in names:
                 at = names.index(EVIDENCE_FIELD)
