@@ -58,7 +58,8 @@ from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
-from watch287g.core.files import atomic_write_bytes, remove_stale_temp_files, sync_folder, write_named_by_content
+from watch287g.core.files import (atomic_write_bytes, remove_stale_temp_files, sync_file, sync_folder,
+                                  write_named_by_content)
 from watch287g.core.timeutil import parse_iso
 from watch287g.state import list_layout
 
@@ -705,6 +706,7 @@ class StateDB:
         self._tinydb = TinyDB(storage=lambda: self._storage)
         self.writable = writable
         self._can_archive = can_archive
+        self.archived: set[Path] = set()    # files archived since the last commit, not yet durable
         parts = _Parts(store)
         self.meta = Meta(self._storage)
         self.agreements = Lists(self._storage, parts, "agreements")
@@ -727,9 +729,12 @@ class StateDB:
         return [self.agreements, self.pending, self.snapshots, self.checks, self.events, self.outbox]
 
     def archive(self, sha256: str, content: bytes, suffix: str) -> None:
+        """Keep a raw file in the archive. It is made durable by the commit,
+        before the state that cites it: one fsync per file and per folder at
+        each commit, not a file and a folder per list as it is archived."""
         if not self._can_archive:
             raise StoreError("this state view cannot archive files")
-        self._store.archive(sha256, content, suffix)
+        self.archived.add(self._store.archive(sha256, content, suffix, durable=False))
 
     def flush(self) -> None:
         if not self.writable:
@@ -793,6 +798,8 @@ class Store:
     def commit(self, view: StateDB) -> None:
         """Write the parts that changed, then the generation naming them
         (keeping the one it replaces), then remove long-unnamed parts."""
+        self.make_durable(view.archived)        # the archive before any state that cites it
+        view.archived.clear()
         written: list[str] = []
 
         def write(table: str, chunks: Iterable[bytes]) -> str:
@@ -857,13 +864,31 @@ class Store:
             raise StoreError(f"{self.path} is not a watch287g state file")
         return data
 
-    def archive(self, sha256: str, content: bytes, suffix: str) -> Path:
-        """Keep a raw file by its content hash (write-once, crash-safe)."""
+    def archive(self, sha256: str, content: bytes, suffix: str, durable: bool = True) -> Path:
+        """Keep a raw file by its content hash (write-once, crash-safe).
+        ``durable=False`` leaves the fsyncs to ``make_durable`` (a session's
+        commit does it for the files it archived)."""
         target = self.archive_path(sha256, suffix)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, content)
+            atomic_write_bytes(target, content, durable=False)
+        if durable:
+            self.make_durable([target])
         return target
+
+    def make_durable(self, archived: Iterable[Path]) -> None:
+        """fsync archived files, then their folders, then the archive's own
+        folder (which names the folders). A file found already there is
+        synced too: the session that wrote it may have died before its
+        commit, which is what makes files durable."""
+        folders = set()
+        for path in sorted(archived):
+            sync_file(path)
+            folders.add(path.parent)
+        for folder in sorted(folders):
+            sync_folder(folder)
+        if folders:
+            sync_folder(self.archive_dir)
 
     def archive_path(self, sha256: str, suffix: str) -> Path:
         if not (len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256)):
