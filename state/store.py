@@ -11,7 +11,8 @@ or the new one, never a mix. On disk:
   the part files that hold it (``parts/``) with a few facts about each;
 * ``parts/TABLE-HASH.json``: one JSON object of documents each, named by a
   hash of its bytes and never changed once written. The current lists
-  (agreements, pending) are one part each. The history tables — events,
+  (agreements, pending) are one part each, in columns
+  (state/list_layout.py). The history tables — events,
   snapshot records, check records and settled outbox rows — are sealed
   segments of a bounded number of documents plus an open tail; a segment
   is only read when something asks for a document in it, and the facts kept
@@ -19,8 +20,9 @@ or the new one, never a mix. On disk:
   accepted list, outbox statuses and event range, checks per source) answer
   the questions a check and a delivery pass ask without reading it.
 
-A commit writes and fsyncs the new parts first (each streamed to disk in
-chunks: see ``_encode_in_chunks``), then replaces ``state.json`` (the
+A commit makes the files archived in the session durable, then writes and
+fsyncs the new parts (each streamed to disk in chunks: see
+``_encode_in_chunks``), then replaces ``state.json`` (the
 generation pointer) last: a crash before that leaves the
 old generation, whose parts are all still there; after it, the new one.
 Before the replace, the file it replaces is kept as ``state.json.1`` (the
@@ -36,8 +38,8 @@ repository per table (``db.events``, ``db.outbox``, ``db.subscriptions``...).
 Callers never see TinyDB, files or documents' storage: reads return
 read-only views, and every change goes through a repository method, which
 marks the session dirty, so a write cannot be forgotten. Raw files are
-archived by sha256 in ``archive/`` beside the database before any record
-names them.
+archived by sha256 in ``archive/`` beside the database, durable before any
+committed record names them.
 """
 
 from __future__ import annotations
@@ -271,16 +273,49 @@ class _PartRepository(_Repository):
 
 
 class Meta(_Repository):
-    """Small named values: list fingerprints, health streaks, flags."""
+    """Named values: list fingerprints, health streaks, flags. Most are small
+    and live in ``state.json``; a value whose JSON is larger than
+    ``LARGE_VALUE_BYTES`` (the last good list's keys: 5.6 MB at 100,000
+    agreements) is written to a part of its own when it changes, named in
+    the manifest and read only when asked for, so a session that does not
+    need it neither reads nor rewrites it."""
 
     name = "meta"
+    LARGE_VALUE_BYTES = 64 * 1024
+
+    def __init__(self, storage: _MemoryStorage, parts: _Parts) -> None:
+        super().__init__(storage)
+        self._parts = parts
+        self._files: dict[str, str] = dict(storage.data.get(_PARTS_KEY, {}).get(self.name, {}).get("values", {}))
+        self._large: dict[str, object] = {}     # large values read or written in this session
+        self._set_since_commit: set[str] = set()
 
     def get(self, key: str, default=None):
         doc = self._table().get(Query().key == key)
-        return default if doc is None else doc["value"]
+        if doc is not None:
+            return doc["value"]
+        if key in self._files and key not in self._large:
+            self._large[key] = self._parts.load(self._files[key])["value"]
+        return self._large.get(key, default)
 
     def set(self, key: str, value) -> None:
         self._table().upsert({"key": key, "value": value}, Query().key == key)
+        self._set_since_commit.add(key)
+
+    def persist(self, write: Writer) -> dict:
+        """The manifest entry, after moving the large values set since the
+        last commit out of the generation into parts of their own."""
+        for key in sorted(self._set_since_commit):
+            doc_id, doc = next((i, d) for i, d in self._docs.items() if d["key"] == key)
+            payload = _dumps({"value": doc["value"]})
+            if len(payload) > self.LARGE_VALUE_BYTES:
+                self._files[key], self._large[key] = write(self.name, [payload]), doc["value"]
+                del self._docs[doc_id]
+            else:
+                self._files.pop(key, None)
+                self._large.pop(key, None)
+        self._set_since_commit.clear()
+        return {"values": dict(self._files)}
 
 
 class Lists(_PartRepository):
@@ -708,7 +743,7 @@ class StateDB:
         self._can_archive = can_archive
         self.archived: set[Path] = set()    # files archived since the last commit, not yet durable
         parts = _Parts(store)
-        self.meta = Meta(self._storage)
+        self.meta = Meta(self._storage, parts)
         self.agreements = Lists(self._storage, parts, "agreements")
         self.pending = Lists(self._storage, parts, "pending")
         self.snapshots = Snapshots(self._storage, parts)
@@ -808,7 +843,7 @@ class Store:
             return name
 
         with _collector_paused():
-            manifest = {repo.name: repo.persist(write) for repo in view._in_parts()}
+            manifest = {repo.name: repo.persist(write) for repo in [*view._in_parts(), view.meta]}
         generation = {name: docs for name, docs in view._storage.data.items()
                       if name not in (_PARTS_KEY, _FORMAT_KEY, _GARBAGE_KEY)}
         generation.update({_FORMAT_KEY: FORMAT, _PARTS_KEY: manifest})
@@ -917,6 +952,7 @@ def _named_parts(generation: Mapping) -> set[str]:
         for part in [entry, entry.get("tail"), *entry.get("segments", [])]:
             if part and part.get("file"):
                 names.add(part["file"])
+        names.update(entry.get("values", {}).values())      # meta's large values
     return names
 
 

@@ -436,3 +436,35 @@ def test_a_list_larger_than_one_write_chunk_is_written_in_pieces_and_reads_back_
     # so parts written before streaming keep their names.
     assert payload == json.dumps(json.loads(payload), ensure_ascii=False, separators=(",", ":")).encode()
     assert [dict(doc) for doc in store.read().agreements.of_source("ice")] == agreements
+
+
+def test_a_large_meta_value_lives_in_a_part_of_its_own_read_only_when_asked_for(tmp_path, monkeypatch):
+    from watch287g.state import store as store_module
+
+    store = Store(tmp_path / "data")
+    keys = [f"TX|AGENCY {n}|Jail Enforcement Model" for n in range(5000)]
+    with store.write() as db:
+        db.meta.set("last_good", {"rows": 5000, "keys": keys})
+        db.meta.set("small", 1)
+        db.flush()
+        assert db.meta.get("last_good")["keys"] == keys      # still there after the checkpoint
+    assert "AGENCY 4999" not in store.path.read_text()       # the generation names it, does not hold it
+    meta_parts = list(store.parts_dir.glob("meta-*.json"))
+    assert len(meta_parts) == 1
+    loads = []
+    monkeypatch.setattr(store_module._Parts, "load", lambda self, name, decode=None: loads.append(name) or
+                        json.loads((self.store.parts_dir / name).read_bytes()))
+    with store.write() as db:
+        db.meta.set("small", 2)                              # a session that does not need it...
+    assert loads == [] and list(store.parts_dir.glob("meta-*.json")) == meta_parts   # ...neither reads nor rewrites it
+    db = store.read()
+    assert db.meta.get("last_good") == {"rows": 5000, "keys": keys} and db.meta.get("small") == 2
+    assert loads == [meta_parts[0].name]
+    monkeypatch.undo()
+    with store.write() as db:
+        db.meta.set("last_good", {"rows": 1, "keys": keys[:1]})      # small again: back in the generation
+    assert json.loads(store.path.read_bytes())["_parts"]["meta"] == {"values": {}}
+    assert store.read().meta.get("last_good") == {"rows": 1, "keys": keys[:1]}
+    # The backup names the old part, which is kept with it.
+    assert json.loads(store.backup_path.read_bytes())["_parts"]["meta"]["values"]["last_good"] == meta_parts[0].name
+    assert meta_parts[0].exists()
