@@ -7,7 +7,12 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from watch287g.state import list_layout, store as store_module
@@ -157,6 +162,48 @@ def test_an_old_record_that_cites_no_list_is_refused_in_one_line_and_nothing_is_
     assert message.startswith(f"cannot read {old_store.parts_dir / name}") and "does not cite" in message
     assert "\n" not in message
     assert old_store.path.read_bytes() == before and not old_store.backup_path.exists()
+
+
+MIGRATOR = """
+import sys
+from watch287g.state.store import Store
+print("started", flush=True)
+with Store(sys.argv[1]).write():
+    pass
+print("done", flush=True)
+"""
+
+
+def test_kill_9_during_a_migration_leaves_the_old_state_or_the_new_one_whole(old_store):
+    # Many more records than the fixture's, so the migrating write takes a while.
+    generation = json.loads(old_store.path.read_bytes())
+    template = old_records("agreements")
+    many = {str(n): {**copy.deepcopy(doc), "uid": f"{doc['uid']}-{n}"}
+            for n, doc in enumerate(list(template.values()) * 30, start=1)}
+    payload = json.dumps(many).encode()
+    name = store_module._part_name("agreements", payload)
+    (old_store.parts_dir / name).write_bytes(payload)
+    generation["_parts"]["agreements"].update(file=name, count=len(many))
+    old_store.path.write_text(json.dumps(generation))
+    expected = sorted(doc["uid"] for doc in many.values())
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    formats = set()
+    for delay in (0.0, 0.1, 0.2, 0.4, 0.8):
+        proc = subprocess.Popen([sys.executable, "-c", MIGRATOR, str(old_store.data_dir)], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "started\n"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        formats.add(json.loads(old_store.path.read_bytes())["_format"])
+        assert sorted(doc["uid"] for doc in old_store.read().agreements.all()) == expected
+        if formats == {FORMAT}:
+            break
+    with old_store.write():
+        pass        # whatever the kills left, the next write finishes the move
+    assert json.loads(old_store.path.read_bytes())["_format"] == FORMAT
+    assert sorted(doc["uid"] for doc in old_store.read().agreements.all()) == expected
+    assert 2 in formats         # at least one kill came before the generation was replaced
 
 
 def manifest(folder, rows: list[dict]):
