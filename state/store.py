@@ -71,7 +71,8 @@ LOCK_FILE = "state.lock"
 ARCHIVE_DIR = "archive"
 PARTS_DIR = "parts"
 # 1: every table inside state.json; 2: tables in parts, list records one JSON
-# object each; 3: list parts in shapes (state/list_layout.py). Older formats
+# object each; 3: list parts in columns (state/list_layout.py), large meta
+# values in parts. Older formats
 # are read as they are and rewritten whole as 3 by the next write.
 FORMAT = 3
 CHECKS_KEPT_PER_SOURCE = 1000   # a check every 15 minutes: about ten days per source
@@ -124,7 +125,7 @@ class _Parts:
             if _part_name(name.rsplit("-", 1)[0], payload) != name:
                 raise ValueError("its content does not match its name")
             docs = json.loads(payload)
-            del payload
+            del payload     # a 100,000-record part's bytes need not outlive its parse
             if not isinstance(docs, dict):
                 raise ValueError("it is not a watch287g state part")
             return decode(docs) if decode else docs
