@@ -72,8 +72,8 @@ ARCHIVE_DIR = "archive"
 PARTS_DIR = "parts"
 # 1: every table inside state.json; 2: tables in parts, list records one JSON
 # object each; 3: list parts in columns (state/list_layout.py), large meta
-# values in parts. Older formats
-# are read as they are and rewritten whole as 3 by the next write.
+# values in parts. Older formats are read as they are and rewritten whole as
+# 3 by the next write.
 FORMAT = 3
 CHECKS_KEPT_PER_SOURCE = 1000   # a check every 15 minutes: about ten days per source
 GARBAGE_GRACE_SECONDS = 600
