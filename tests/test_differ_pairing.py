@@ -70,6 +70,7 @@ def types(out) -> list[str]:
 
 
 LIST = sample_agreements(6)
+SEEN_FIELDS = ("last_seen", "listed_in", "listed_line", "listed_values")     # what marking seen sets
 NAMES = [row["LAW ENFORCEMENT AGENCY"] for row in LIST]
 
 
@@ -82,11 +83,10 @@ def test_an_unchanged_row_is_only_marked_seen():
     for name in NAMES:
         record, earlier = lists.record(name), before[name]
         assert record["last_seen"] == "2025-06-02T09:00:00Z"
-        assert record["last_listed"]["day"] == 2
-        assert record["last_listed"]["line"] == record["row"]["line"] == 2 + 5 - NAMES.index(name)
-        unchanged = {key: value for key, value in record.items() if key not in ("last_seen", "last_listed", "row")}
-        assert unchanged == {key: value for key, value in earlier.items()
-                             if key not in ("last_seen", "last_listed", "row")}
+        assert differ.last_listed(record)["day"] == 2
+        assert differ.last_listed(record)["line"] == differ.listed_row(record)["line"] == 2 + 5 - NAMES.index(name)
+        unchanged = {key: value for key, value in record.items() if key not in SEEN_FIELDS}
+        assert unchanged == {key: value for key, value in earlier.items() if key not in SEEN_FIELDS}
 
 
 def test_the_row_keys_given_are_the_ones_made_here():
@@ -223,9 +223,9 @@ def test_an_agreement_listed_twice_is_one_record_paired_with_its_own_date():
     out = lists([LIST[0], *twice, *LIST[2:]])
     assert len(out.new_records) == len(LIST) and out.stats["duplicate_rows"] == 1
     record = lists.record(NAMES[1])
-    assert record["signed"] == "2025-02-11" and record["row"]["line"] == 3
+    assert record["signed"] == "2025-02-11" and differ.listed_row(record)["line"] == 3
     out = lists([LIST[0], *twice[::-1], *LIST[2:]])   # the record's date is now on the later row
     assert out.events == [] and out.stats == {"duplicate_rows": 1}
-    assert record["row"]["line"] == 4 and record["signed"] == "2025-02-11"
+    assert differ.listed_row(record)["line"] == 4 and record["signed"] == "2025-02-11"
     out = lists([*LIST, twice[1], twice[1]])          # no row of the repeat is a new agreement
     assert out.events == [] and out.stats == {"duplicate_rows": 2} and len(lists.agreements) == len(LIST)
