@@ -15,7 +15,7 @@ import threading
 from typing import Iterable, Sequence
 
 from watch287g.core import normalize as norm
-from watch287g.core.records import CellLike, Roster, Row, SimpleCell
+from watch287g.core.records import Cell, Roster, Row
 
 # Header text (folded to upper case, single spaces) -> field name.
 COLUMN_ALIASES = {
@@ -39,7 +39,7 @@ def _header_text(value: object) -> str:
     return norm.clean_text(value).upper()
 
 
-def find_header(rows: Sequence[Sequence[CellLike]]) -> tuple[int, dict[int, str], list[str], list[str]] | None:
+def find_header(rows: Sequence[Sequence[Cell]]) -> tuple[int, dict[int, str], list[str], list[str]] | None:
     """(row index, column index -> field, header texts, unknown texts) of the
     first row among the top few that names a state and an agency column."""
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
@@ -51,7 +51,7 @@ def find_header(rows: Sequence[Sequence[CellLike]]) -> tuple[int, dict[int, str]
     return None
 
 
-def parse_roster(rows: Sequence[Sequence[CellLike]], today: dt.date | None = None) -> Roster:
+def parse_roster(rows: Sequence[Sequence[Cell]], today: dt.date | None = None) -> Roster:
     """Parse a list's rows (the header row among them) into a Roster."""
     found = find_header(rows)
     if found is None:
@@ -94,7 +94,8 @@ def _columns_by_field(fields: dict[int, str], header_names: dict[int, str]) -> l
     return columns
 
 
-_NO_CELL = SimpleCell(None)
+_NO_CELL = Cell(None)
+_UNSEEN = object()
 
 # ICE lists the same agreements list after list: the 391 lists of 2025 hold
 # 164,883 rows but only 4,326 distinct ones. A row whose cells (values and
@@ -107,9 +108,6 @@ REPEATED_ROWS_KEPT = 16_384
 # Headers and years the remembered rows were read under: the participating
 # and the pending list's, and the odd header change or new year.
 _CONTEXTS_KEPT = 8
-
-
-_VALUE_AND_LINK = operator.attrgetter("value", "hyperlink")
 
 
 class _RepeatedRows:
@@ -135,25 +133,27 @@ class _RepeatedRows:
                 self._kept.clear()
             self._rows = self._kept.setdefault(context, {})
 
-    def __call__(self, line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
+    def __call__(self, line: int, cells: Sequence[Cell], columns: list[tuple[int, str, str | None]],
                  today: dt.date | None) -> Row | None:
         short = self._width - len(cells)
-        # A row ends at its last value: the cells after it are blank.
-        key = tuple(map(_VALUE_AND_LINK, self._pick(cells if short <= 0 else [*cells, *[_NO_CELL] * short])))
-        if key in self._rows:
-            known = self._rows[key]
-            return None if known is None else known.at_line(line)
-        row = self._rows[key] = _parse_row(line, cells, columns, today)
-        return row
+        # A row ends at its last value: the cells after it are blank. The
+        # picked cells themselves are the key (tuples of value and link),
+        # hashed once: a tuple does not keep its hash.
+        key = self._pick(cells if short <= 0 else [*cells, *[_NO_CELL] * short])
+        known = self._rows.get(key, _UNSEEN)
+        if known is _UNSEEN:
+            known = self._rows[key] = _parse_row(line, cells, columns, today)
+            return known
+        return None if known is None else known.at_line(line)
 
 
-def _parse_row(line: int, cells: Sequence[CellLike], columns: list[tuple[int, str, str | None]],
+def _parse_row(line: int, cells: Sequence[Cell], columns: list[tuple[int, str, str | None]],
                today: dt.date | None) -> Row | None:
     # Each cell's text is cleaned once: the raw text kept as evidence and
     # the value every field below is read from. This runs for every row of
     # every list, so it stays a flat loop.
     raw: dict[str, str] = {}
-    by_field: dict[str, CellLike] = {}
+    by_field: dict[str, Cell] = {}
     text: dict[str, str] = {}
     width = len(cells)
     for index, header, name in columns:
@@ -190,7 +190,7 @@ def _parse_row(line: int, cells: Sequence[CellLike], columns: list[tuple[int, st
     )
 
 
-def _link(cell: CellLike | None, text: str | None) -> str | None:
+def _link(cell: Cell | None, text: str | None) -> str | None:
     """The document address of an MOA/ADDENDUM cell: its hyperlink, or the
     cell's own (cleaned) text when ICE typed the address in (a few rows do)."""
     if cell is None:
@@ -203,6 +203,6 @@ def _note(notes: list[str], note: str | None) -> None:
         notes.append(note)
 
 
-def rows_from_table(table: Iterable[Iterable[tuple[str, str | None]]]) -> list[list[SimpleCell]]:
+def rows_from_table(table: Iterable[Iterable[tuple[str, str | None]]]) -> list[list[Cell]]:
     """Cells of an HTML table given as (text, href) pairs, for parse_roster."""
-    return [[SimpleCell(text, href) for text, href in row] for row in table]
+    return [[Cell(text, href) for text, href in row] for row in table]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Generator, Iterable, Iterator, Mapping
 
 from lxml import etree
+from watch287g.core.records import Cell
 from watch287g.core.sizes import human_size
 
 __all__ = ["Cell", "Limits", "WorkbookError", "read_first_sheet"]
@@ -96,15 +97,6 @@ class WorkbookError(ValueError):
         if len(one_line) > _MAX_MESSAGE:
             one_line = one_line[: _MAX_MESSAGE - 1] + "…"
         super().__init__(one_line)
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One cell as stored: nothing trimmed, so callers can keep the raw value.
-    Immutable, so equal values can share one instance."""
-
-    value: Value
-    hyperlink: str | None = None  # external target as stored (SafeLinks left wrapped)
 
 
 @dataclass(frozen=True)

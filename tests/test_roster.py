@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from watch287g.core.records import Row, SimpleCell
+from watch287g.core.records import Row, Cell
 from watch287g.readers import roster
 from watch287g.readers.roster import parse_roster
 
@@ -14,15 +14,15 @@ HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "
 MOA = "https://www.ice.gov/doclib/287gMOA/r_lakecountyflso_2025-02-26.pdf"
 
 
-def cells(*values, link: str | None = None) -> list[SimpleCell]:
-    row = [SimpleCell(value) for value in values]
+def cells(*values, link: str | None = None) -> list[Cell]:
+    row = [Cell(value) for value in values]
     if link:
-        row[-1] = SimpleCell(values[-1], link)
+        row[-1] = Cell(values[-1], link)
     return row
 
 
-def sheet(*rows: list[SimpleCell], header=HEADER) -> list[list[SimpleCell]]:
-    return [[SimpleCell(name) for name in header], *rows]
+def sheet(*rows: list[Cell], header=HEADER) -> list[list[Cell]]:
+    return [[Cell(name) for name in header], *rows]
 
 
 LAKE = ("FLORIDA", "Lake County Sheriff's Office", "County", "Lake", "Task Force Model",
