@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import posixpath
 import re
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -126,7 +127,8 @@ def read_first_sheet(data: bytes, limits: Limits = Limits()) -> list[list[Cell]]
     """Rows of the workbook's first worksheet (in workbook order), as a dense
     list: ``rows[i]`` is sheet row i+1, each row a list of Cell by column with
     gaps filled by Cell(None); empty rows are [] and trailing ones dropped.
-    The lists are the caller's to read, not to change (empty rows share one).
+    The lists are the caller's to read, not to change (empty rows share one,
+    and a workbook read again may give the very lists of the earlier read).
 
     Raises WorkbookError for anything unreadable or unsafe, never another
     exception type: callers quarantine a refused file instead of crashing.
@@ -141,11 +143,53 @@ def read_first_sheet(data: bytes, limits: Limits = Limits()) -> list[list[Cell]]
 
 def _read_first_sheet(data: bytes, limits: Limits) -> list[list[Cell]]:
     package = _Package(data, limits)
-    book = _read_book(package)
-    grid, links = _read_sheet(package.read(book.sheet_part), book, limits)
-    if links:
-        _apply_hyperlinks(grid, links, _external_targets(package, book.sheet_part), limits)
-    return grid.rows
+    rows = _RECENT_READINGS.find(package, limits)
+    if rows is None:
+        book = _read_book(package)
+        grid, links = _read_sheet(package.read(book.sheet_part), book, limits)
+        if links:
+            _apply_hyperlinks(grid, links, _external_targets(package, book.sheet_part), limits)
+        rows = grid.rows
+        _RECENT_READINGS.keep(package, limits, rows)
+    return rows
+
+
+class _RecentReadings:
+    """The last few workbooks read, each by the answers its package gave the
+    reader (every part read, and whether each part asked about was there).
+
+    A reading is a function of those answers and the limits alone, so a
+    workbook whose package gives the same answers reads the same, whatever
+    else in its zip differs. ICE republishes unchanged lists with only their
+    document properties and zip dates changed: 23 of 2025's 391 files, each
+    within a few files of its twin (the participating and pending lists
+    alternate). Its answers are checked in the order the reader asked them,
+    so a workbook that differs is read no further than the reader would
+    have read it anyway (parts inflated here are handed on to that read),
+    and fails on the same part with the same error.
+    """
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._readings: list[tuple[Limits, list[tuple[str, bytes | bool]], list[list[Cell]]]] = []
+        self._lock = threading.Lock()
+
+    def find(self, package: _Package, limits: Limits) -> list[list[Cell]] | None:
+        with self._lock:
+            readings = self._readings
+        for reading_limits, answers, rows in readings:
+            if reading_limits == limits and all(package.gives(name, answer) for name, answer in answers):
+                return rows
+        return None
+
+    def keep(self, package: _Package, limits: Limits, rows: list[list[Cell]]) -> None:
+        if package.answers is not None:
+            with self._lock:
+                self._readings = [(limits, package.answers, rows), *self._readings][:self.kept]
+
+
+_RECENT_READINGS = _RecentReadings(kept=4)
+_ANSWERS_MAX_BYTES = 8 * 1024 * 1024
 
 
 # --- the zip container -------------------------------------------------------
@@ -162,18 +206,53 @@ class _Package:
             raise WorkbookError(f"not an xlsx workbook (truncated or corrupt zip archive: {exc})") from exc
         self._limits = limits
         self._total = 0
+        # Parts inflated by gives(), until read() takes them.
+        self._inflated: dict[str, bytes] = {}
+        # What the reader asked of this package, in order: each part read
+        # with its bytes, each part asked about with whether it is there;
+        # None once the parts read hold more than _ANSWERS_MAX_BYTES (a huge
+        # list is not held twice in memory for a twin that rarely comes).
+        self.answers: list[tuple[str, bytes | bool]] | None = []
+        self._answer_bytes = 0
         names = self._zip.namelist()
         self._by_lower = {name.lower(): name for name in names}
         if _WORKBOOK_PART.lower() not in self._by_lower:
             raise WorkbookError(f"not an xlsx workbook (zip has no {_WORKBOOK_PART}{_guess_package(names)})")
 
     def has(self, name: str) -> bool:
-        return name.lower() in self._by_lower
+        found = self._has(name)
+        if self.answers is not None:
+            self.answers.append((name, found))
+        return found
 
     def read(self, name: str) -> bytes:
+        content = self._inflated.pop(name, None)
+        if content is None:
+            content = self._inflate(name)
+        if self.answers is not None:
+            self._answer_bytes += len(content)
+            if self._answer_bytes > _ANSWERS_MAX_BYTES:
+                self.answers = None
+            else:
+                self.answers.append((name, content))
+        return content
+
+    def gives(self, name: str, answer: bytes | bool) -> bool:
+        """Whether this package gives ``answer`` (an earlier reading's, see
+        ``answers``) about part ``name``; raises WorkbookError as read() does."""
+        if isinstance(answer, bool):
+            return self._has(name) is answer
+        if name not in self._inflated:
+            self._inflated[name] = self._inflate(name)
+        return self._inflated[name] == answer
+
+    def _has(self, name: str) -> bool:
+        # Part names are case-insensitive in OPC; zip names are not.
+        return name.lower() in self._by_lower
+
+    def _inflate(self, name: str) -> bytes:
         """A member's bytes, checked against the limits before inflating and
         capped while inflating, so a lying header cannot make us inflate more."""
-        # Part names are case-insensitive in OPC; zip names are not.
         actual = self._by_lower.get(name.lower())
         if actual is None:
             raise WorkbookError(f"workbook part missing: {name}")
