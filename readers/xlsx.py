@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import posixpath
 import re
 import threading
@@ -116,6 +117,9 @@ class Limits:
 
 
 _EMPTY = Cell(None)
+# Cell(value, link) for the cells made by the thousand per list: a NamedTuple's
+# own constructor is a Python function and costs twice as much.
+_new_cell = tuple.__new__
 # Every blank row of a result is this one list: results are read-only.
 _BLANK_ROW: list[Cell] = []
 _MAX_SHEET_ROWS = 1_048_576  # Excel's last row: a reference past it is not a cell
@@ -701,15 +705,17 @@ def _read_other_cell(c: etree._Element, book: _Book) -> Cell | None:
 class _ValueCells(dict[str, Cell]):
     """The Cell of each raw <v> text of one kind of value, made on first
     sight and shared after: ICE's lists repeat the same few values (state,
-    model, "link") thousands of times."""
+    model, "link") thousands of times. No text, empty (a <v/>) or none at
+    all (a cell with formatting only), gives _EMPTY, as the gap it leaves
+    would."""
 
     def __init__(self, kind: object, book: _Book) -> None:
-        super().__init__()
+        super().__init__({"": _EMPTY, None: _EMPTY})
         self._kind = kind
         self._book = book
 
     def __missing__(self, text: str) -> Cell:
-        cell = self[text] = Cell(_value(self._kind, text, self._book))
+        cell = self[text] = _new_cell(Cell, (_value(self._kind, text, self._book), None))
         return cell
 
 
@@ -835,9 +841,9 @@ def _apply_hyperlinks(grid: _Grid, links: Iterable[tuple[str, str]], targets: di
         if first_row == last_row and first_col == last_col:  # one cell, as nearly every link
             row = grid.writable_row(first_row)
             if first_col > len(row):
-                _put(row, first_col, Cell(None, target))
+                _put(row, first_col, _new_cell(Cell, (None, target)))
             else:
-                row[first_col - 1] = Cell(row[first_col - 1].value, target)
+                row[first_col - 1] = _new_cell(Cell, (row[first_col - 1].value, target))
             continue
         linked_blank = Cell(None, target)  # shared by the range's blank cells
         for row_number in range(first_row, last_row + 1):
@@ -992,19 +998,52 @@ def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, li
     rows = _PlainRows(grid, limits, namespaces)
     for chunk in _slices(content, start, end, b"</row>"):
         pieces = _PLAIN_CELL.split(chunk.decode("utf-8"))
+        letters, attributes, values, betweens = pieces[1::4], pieces[2::4], pieces[3::4], pieces[4::4]
+        try:
+            # Every cell of the slice, at C speed.
+            found = list(map(_cell_of_text, map(cells_by_attributes.__getitem__, attributes), values))
+        except WorkbookError:
+            found = None  # a bad value: looked up row by row below, so the first fault is the one reported
         cells = rows.between_cells(pieces[0])  # the open row's
-        for letters, attributes, value, between in _grouped(pieces[1:], 4):
-            if value:  # else formatting only, or an empty value
-                cell = cells_by_attributes[attributes][value]
-                column = _COLUMNS.get(letters) or _letters_to_number(letters)
-                if column == len(cells) + 1:
-                    cells.append(cell)
-                else:
-                    _put(cells, column, cell)
-            if between:
-                cells = rows.between_cells(between)
+        # Cells of one row stand side by side; rows end where something stands between.
+        ends = list(itertools.compress(range(1, len(values) + 1), betweens))
+        if values and not betweens[-1]:
+            ends.append(len(values))  # cells up to the slice's end: outside the plain form, see finish()
+        first = 0
+        for last in ends:
+            if found is None:
+                row = [cells_by_attributes[attribute][value]
+                       for attribute, value in zip(attributes[first:last], values[first:last])]
+            else:
+                row = found[first:last]
+            _place(cells, letters[first:last], row)
+            if betweens[last - 1]:
+                cells = rows.between_cells(betweens[last - 1])
+            first = last
     rows.finish()
     return grid
+
+
+_cell_of_text = dict.__getitem__
+_COLUMN_NAMES = list(_COLUMNS)
+
+
+def _place(cells: list[Cell], letters: list[str], found: list[Cell]) -> None:
+    """Put the cells ``found`` in their columns (by letters) of the open row ``cells``."""
+    if not cells and letters == _COLUMN_NAMES[:len(letters)]:
+        # Columns A, B, C... in order, as Excel writes a row: taken whole,
+        # up to the last with a value.
+        while found and found[-1] is _EMPTY:
+            found.pop()
+        cells += found
+        return
+    for letter, cell in zip(letters, found):
+        if cell is not _EMPTY:  # else formatting only, or an empty value
+            column = _COLUMNS.get(letter) or _letters_to_number(letter)
+            if column == len(cells) + 1:
+                cells.append(cell)
+            else:
+                _put(cells, column, cell)
 
 
 class _PlainRows:
