@@ -839,6 +839,30 @@ def test_only_the_last_few_readings_are_kept(readings_kept):
     assert again is not first and again == first
 
 
+def test_equal_cells_of_two_workbooks_are_one_object(monkeypatch):
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=8192))
+    earlier, later = read_first_sheet(fixture(EARLIEST)), read_first_sheet(fixture(JULY))
+    assert earlier[0][0] == later[0][0] == Cell("STATE") and earlier[0][0] is later[0][0]
+    links = {cell for row in earlier for cell in row if cell.hyperlink}
+    again = [cell for row in later for cell in row if cell in links]
+    assert again and all(any(cell is link for link in links) for cell in again)
+
+
+def test_cells_equal_but_not_alike_stay_apart(monkeypatch):
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=8192))
+    number = '<row r="1"><c r="A1"><v>1</v></c></row>'
+    flag = '<row r="1"><c r="A1" t="b"><v>1</v></c></row>'
+    assert [type(read_first_sheet(faults.build_xlsx(faults.worksheet(sheet)))[0][0].value)
+            for sheet in (number, flag, number)] == [int, bool, int]
+
+
+def test_cells_kept_as_one_are_bounded(monkeypatch):
+    whole = read_first_sheet(fixture(JULY))
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=3))
+    assert read_first_sheet(fixture(JULY)) == whole
+    assert all(len(cells) <= 3 for cells in xlsx._CANONICAL_CELLS._by_type.values())
+
+
 # --- every real list, against openpyxl ------------------------------------------
 
 
