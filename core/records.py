@@ -127,12 +127,6 @@ class Row:
     def evidence(self) -> dict:
         return {"line": self.line, "values": dict(self.raw)}
 
-    def at_line(self, line: int) -> Row:
-        """The same row found at another line. Its values, raw text and notes
-        are shared, not copied: nothing changes a parsed row."""
-        return Row(line, self.state, self.agency, self.agency_key, self.model, self.agency_type, self.county,
-                   self.signed, self.moa_url, self.addendum_url, self.raw, self.notes)
-
 
 @dataclass
 class Roster:

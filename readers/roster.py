@@ -9,10 +9,11 @@ question, not this module's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import operator
 import threading
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from watch287g.core import normalize as norm
 from watch287g.core.records import Cell, Roster, Row
@@ -67,19 +68,31 @@ def parse_roster(rows: Sequence[Sequence[Cell]], today: dt.date | None = None) -
         return roster
     seen: set[str] = set()
     columns_by_field = _columns_by_field(fields, header_names)
-    parse = _RepeatedRows(columns_by_field, today) if len(rows) <= REPEATED_ROWS_KEPT else _parse_row
-    for offset, cells in enumerate(rows[header_index + 1:], start=header_index + 2):
-        row = parse(offset, cells, columns_by_field, today)
-        if row is None:
-            continue
-        key = row.key
-        if key in seen:
-            roster.duplicates += 1
+    body, first_line = rows[header_index + 1:], header_index + 2
+    if len(rows) <= REPEATED_ROWS_KEPT:
+        parsed = _RepeatedRows(columns_by_field, today).parse(body, first_line)
+    else:
+        parsed = _each_row(body, first_line, columns_by_field, today)
+    listed = roster.rows
+    for row, key in parsed:
+        before = len(seen)
         seen.add(key)
-        roster.rows.append(row)
+        if len(seen) == before:
+            roster.duplicates += 1
+        listed.append(row)
         if row.notes:
             roster.notes.extend(f"line {row.line}: {n}" for n in row.notes)
     return roster
+
+
+def _each_row(body: Sequence[Sequence[Cell]], first_line: int, columns: list[tuple[int, str, str | None]],
+              today: dt.date | None) -> Iterator[tuple[Row, str]]:
+    """(row, its key) of each agreement row of ``body``, the list's rows
+    under its header, the first at line ``first_line``."""
+    for line, cells in enumerate(body, first_line):
+        row = _parse_row(line, cells, columns, today)
+        if row is not None:
+            yield row, row.key
 
 
 def _columns_by_field(fields: dict[int, str], header_names: dict[int, str]) -> list[tuple[int, str, str | None]]:
@@ -110,41 +123,65 @@ REPEATED_ROWS_KEPT = 16_384
 _CONTEXTS_KEPT = 8
 
 
+# A parsed row's fields after its line, and the row again at another line
+# from them: its values, raw text and notes shared, not copied (nothing
+# changes a parsed row).
+_ROW_FIELDS = [field.name for field in dataclasses.fields(Row)]
+assert _ROW_FIELDS[0] == "line"
+_FIELDS_AFTER_LINE = operator.attrgetter(*_ROW_FIELDS[1:])
+
+
 class _RepeatedRows:
-    """_parse_row, remembering rows by their cells across lists read with
+    """_each_row, remembering rows by their cells across lists read with
     the same columns in the same year (a replay reads hundreds in one process)."""
 
-    _kept: dict[tuple, dict[tuple, Row | None]] = {}
+    _kept: dict[tuple, dict[tuple, tuple[str, tuple] | None]] = {}
     # Lists read at once in two threads each keep their own context's dict;
     # only choosing (and clearing) them is shared.
     _choosing = threading.Lock()
 
     def __init__(self, columns: list[tuple[int, str, str | None]], today: dt.date | None) -> None:
-        self._indexes = [index for index, _header, _name in columns]
+        self._columns = columns
+        self._today = today
+        indexes = [index for index, _header, _name in columns]
         # The row's cells at those columns, picked and read at C speed: this
         # runs for every row, and nearly every row is one seen before. (A
         # list has at least its three required columns, so the picker
         # always returns a tuple.)
-        self._width = max(self._indexes) + 1
-        self._pick = operator.itemgetter(*self._indexes)
+        self._width = max(indexes) + 1
+        self._pick = operator.itemgetter(*indexes)
+        # When the columns read are the first ones, as in ICE's lists, a row
+        # that ends early is its own key: the cells it lacks are blank.
+        self._leading = indexes == list(range(self._width))
         context = (tuple(columns), norm.latest_signed_year(today))
         with self._choosing:
             if sum(map(len, self._kept.values())) > REPEATED_ROWS_KEPT or len(self._kept) > _CONTEXTS_KEPT:
                 self._kept.clear()
             self._rows = self._kept.setdefault(context, {})
 
-    def __call__(self, line: int, cells: Sequence[Cell], columns: list[tuple[int, str, str | None]],
-                 today: dt.date | None) -> Row | None:
-        short = self._width - len(cells)
-        # A row ends at its last value: the cells after it are blank. The
-        # picked cells themselves are the key (tuples of value and link),
-        # hashed once: a tuple does not keep its hash.
-        key = self._pick(cells if short <= 0 else [*cells, *[_NO_CELL] * short])
-        known = self._rows.get(key, _UNSEEN)
-        if known is _UNSEEN:
-            known = self._rows[key] = _parse_row(line, cells, columns, today)
-            return known
-        return None if known is None else known.at_line(line)
+    def parse(self, body: Sequence[Sequence[Cell]], first_line: int) -> Iterator[tuple[Row, str]]:
+        remembered, pick, width, leading = self._rows, self._pick, self._width, self._leading
+        for line, cells in enumerate(body, first_line):
+            # The picked cells themselves are the key (tuples of value and
+            # link, equal ones mostly one object), hashed once: a tuple does
+            # not keep its hash.
+            short = width - len(cells)
+            if short <= 0:
+                key = pick(cells)
+            elif leading:
+                key = tuple(cells)
+            else:  # a row ends at its last value: the cells after it are blank
+                key = pick([*cells, *[_NO_CELL] * short])
+            known = remembered.get(key, _UNSEEN)
+            if known is _UNSEEN:
+                row = _parse_row(line, cells, self._columns, self._today)
+                if row is None:
+                    remembered[key] = None
+                else:
+                    remembered[key] = known = (row.key, _FIELDS_AFTER_LINE(row))
+                    yield row, known[0]
+            elif known is not None:
+                yield Row(line, *known[1]), known[0]
 
 
 def _parse_row(line: int, cells: Sequence[Cell], columns: list[tuple[int, str, str | None]],

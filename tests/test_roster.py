@@ -98,10 +98,11 @@ def test_the_remembered_rows_stay_bounded(monkeypatch):
     assert sum(map(len, roster._RepeatedRows._kept.values())) <= 3 + 1
 
 
-def test_at_line_keeps_every_field_but_the_line():
-    row = parse_roster(sheet(cells(*LAKE, link=MOA))).rows[0]
-    moved = row.at_line(40)
-    assert moved.line == 40
+def test_a_remembered_row_keeps_every_field_but_the_line():
+    row = parse_roster(sheet(cells(*LAKE[:5], dt.datetime(2099, 2, 26), "MOA", link=MOA))).rows[0]
+    blank = cells("FLORIDA", "", "County", "Lake", "Task Force Model", None, None)
+    moved = parse_roster(sheet(blank, cells(*LAKE[:5], dt.datetime(2099, 2, 26), "MOA", link=MOA))).rows[0]
+    assert (row.line, moved.line) == (2, 3) and row.notes
     assert all(getattr(moved, f.name) == getattr(row, f.name) for f in dataclasses.fields(Row) if f.name != "line")
 
 
