@@ -839,6 +839,19 @@ def test_only_the_last_few_readings_are_kept(readings_kept):
     assert again is not first and again == first
 
 
+def test_a_list_that_changed_reads_only_its_changed_parts_again(readings_kept, fast_reads):
+    data = fixture(JULY)
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read(faults.SHEET)
+    edited = faults.replace_member(data, faults.SHEET, sheet.replace(b"<v>45845</v>", b"<v>45846</v>", 1))
+    first = read_first_sheet(data)
+    parsed = {kind: len(reads) for kind, reads in fast_reads.items()}
+    changed = read_first_sheet(edited)
+    assert changed != first and changed == read_alone(edited)
+    # the sheet again; the shared strings and both .rels as they were
+    assert {kind: len(reads) - parsed[kind] for kind, reads in fast_reads.items()} == {
+        "sheet": 2, "strings": 1, "relationships": 2}
+
+
 def test_equal_cells_of_two_workbooks_are_one_object(monkeypatch):
     monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=8192))
     earlier, later = read_first_sheet(fixture(EARLIEST)), read_first_sheet(fixture(JULY))
