@@ -970,19 +970,18 @@ class _NotPlain(Exception):
 
 # Characters XML forbids (CR aside: it is allowed but read as LF, so left to lxml).
 _FORBIDDEN = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff"
-# Character data lxml reports unchanged: no markup, no reference, no CR.
-_PLAIN_TEXT = rf"[^<>&\r{_FORBIDDEN}]*"
 _REFERENCE_NAME = r"(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6})"
 _REFERENCES = re.compile(rf"&({_REFERENCE_NAME});")
 _NAMED_REFERENCES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-# The items of hyperlinks, .rels and sharedStrings are matched loosely (a
-# value is [^"]*, a text [^<]*: three times faster than a class of what XML
-# allows), then each slice is checked as a whole, with scans far cheaper
-# than the regular expression's, for what the loose match lets through:
-# bytes of characters XML forbids or changes (tabs and line ends in
-# attribute values become spaces; CR LF becomes LF), "]]>" in text, a "&"
-# that starts no reference, and, in attribute values, a "<" (counted: each
-# item holds exactly one).
+# The items of hyperlinks, .rels and sharedStrings, and the formulas and
+# values of cells, are matched loosely (a value is [^"]*, a text [^<]*:
+# faster than a class of what XML allows), then each slice is checked as a
+# whole, with scans far cheaper than the regular expression's, for what the
+# loose match lets through: bytes of characters XML forbids or changes
+# (tabs and line ends in attribute values become spaces; CR LF becomes LF),
+# "]]>" in text, a "&" that starts no reference (in sheetData, any "&":
+# cells with references are rare), and, in attribute values, a "<"
+# (counted: each item holds exactly one).
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _UNPLAIN_BYTES_IN_TEXT = _CONTROL_BYTES + b"\r"
 _UNPLAIN_BYTES_IN_ATTRIBUTES = _CONTROL_BYTES + b"\t\n\r"
@@ -1000,7 +999,7 @@ _R_NAMESPACE = etree.QName(_R_ID).namespace
 # something outside the plain form) for _PlainRows to read.
 _PLAIN_CELL = re.compile(
     r'<c r="([A-Z]{1,3})[0-9]{1,7}"((?: s="[0-9]{1,9}")?(?: t="[a-zA-Z]{1,9}")?)'
-    rf"(?:/>|>(?:<f>{_PLAIN_TEXT}</f>)?<v>({_PLAIN_TEXT})</v></c>)")
+    r"(?:/>|>(?:<f>[^<]*</f>)?<v>([^<]*)</v></c>)")
 _CELL_ATTRIBUTES = re.compile(r'(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
 # What may stand between cells: a row's end, a row's start (or a whole empty
 # row), whitespace; anything else is one character outside the plain form.
@@ -1057,6 +1056,10 @@ def _read_plain_sheet_data(content: bytes, start: int, end: int, book: _Book, li
     cells_by_attributes = _CellsByAttributes(_Cells(book))
     rows = _PlainRows(grid, limits, namespaces)
     for chunk in _slices(content, start, end, b"</row>"):
+        # Formulas and values are matched loosely (see _PLAIN_CELL); what
+        # that lets through is refused here for the whole slice.
+        if b"&" in chunk or b"]]>" in chunk or _has_unplain_bytes(chunk, _UNPLAIN_BYTES_IN_TEXT):
+            raise _NotPlain
         pieces = _PLAIN_CELL.split(chunk.decode("utf-8"))
         letters, attributes, values, betweens = pieces[1::4], pieces[2::4], pieces[3::4], pieces[4::4]
         try:
@@ -1287,8 +1290,7 @@ def _plain_items(pattern: re.Pattern[str], content: bytes, start: int, end: int,
     in_attributes = pattern is not _PLAIN_STRING_ITEM
     unplain_bytes = _UNPLAIN_BYTES_IN_ATTRIBUTES if in_attributes else _UNPLAIN_BYTES_IN_TEXT
     for chunk in _slices(content, start, end, closer):
-        if len(chunk.translate(None, unplain_bytes)) != len(chunk) or (
-                not chunk.isascii() and any(bad in chunk for bad in _NONCHARACTERS_UTF8)):
+        if _has_unplain_bytes(chunk, unplain_bytes):
             raise _NotPlain
         text = chunk.decode("utf-8")
         pieces = pattern.split(text)
@@ -1305,6 +1307,12 @@ def _plain_items(pattern: re.Pattern[str], content: bytes, start: int, end: int,
             pieces = [_dereference(value) if value and "&" in value else value for value in pieces]
         values += pieces
     return values
+
+
+def _has_unplain_bytes(chunk: bytes, unplain_bytes: bytes) -> bool:
+    """Whether ``chunk`` holds any of ``unplain_bytes`` or a noncharacter."""
+    return len(chunk.translate(None, unplain_bytes)) != len(chunk) or (
+        not chunk.isascii() and any(bad in chunk for bad in _NONCHARACTERS_UTF8))
 
 
 def _grouped(values: list[str | None], size: int) -> Iterator[tuple[str | None, ...]]:

@@ -404,9 +404,11 @@ OTHER_NAMESPACE = (f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x=
         "<worksheet ", '<worksheet xmlns:x14ac="urn:ac" '), True, [[1]]),
     (faults.worksheet('<row r="1" xmlns:a="urn:a"><c r="A1"><v>1</v></c></row>'), False, [[1]]),
     (faults.worksheet('<c r="A1"><v>1</v></c><row r="2"><c r="A2"><v>2</v></c></row>'), False, [[], [2]]),
+    (faults.worksheet('<row r="1"><c r="A1" t="str"><f>B1&gt;0</f><v>a>b</v></c></row>'), False, [["a>b"]]),
+    (faults.worksheet('<row r="1"><c r="A1" t="str"><f>B1>0</f><v>a>b</v></c></row>'), True, [["a>b"]]),
 ], ids=["whitespace", "empty-rows", "row-order", "row-number-last", "entity", "crlf", "cell-attribute", "no-refs", "latin-1",
         "other-namespace", "two-sheetdata", "row-tags-between-cells", "declared-prefix", "namespace-declaration",
-        "cell-outside-rows"])
+        "cell-outside-rows", "reference-in-formula", "greater-than"])
 def test_plain_form_and_its_look_alikes(sheet, plain, expected, fast_reads, monkeypatch):
     """The fast path reads only what it reads exactly as the general reader
     does, and hands everything else over whole."""
