@@ -2,7 +2,7 @@
 
 Why not openpyxl: its full mode costs ~140 ms per ICE workbook and its fast
 read-only mode drops cell hyperlinks, the only place ICE keeps MOA addresses.
-Why not python-calamine (Rust, about 2.5x faster than this): it reads error
+Why not python-calamine (Rust, about 2.2x faster than this): it reads error
 cells (#N/A) and formulas without a cached value as "", trims text, and
 allocates a sheet's whole grid, so two far-apart cells in a 2 KB file abort
 the process. This reads just the parts a list needs with ``zipfile`` and
