@@ -28,6 +28,7 @@ Goals: diff of the 100k pair <= 2 s, replay of the pair <= 10 s, peak RSS
 <= 400 MiB, diff time per row at 100k within 1.5x of that at 2k.
 
     python benchmarks/bench_scale.py [--sizes 2000 20000 100000] [--runs 5] [--no-replay]
+    python benchmarks/bench_scale.py --sizes 100000 --replay-against ../main --pairs 3
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ import os
 import platform
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -276,22 +279,61 @@ def child_replay(manifest: Path, data_dir: Path) -> dict:
             "state_mib": sum(f.stat().st_size for f in state_files) / 2 ** 20}
 
 
-def in_child(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT)
+def in_child(*args: str, checkout: Path = ROOT) -> dict:
+    """Run this benchmark's child measure in a fresh process, with the code
+    and venv of ``checkout`` (this one, or another to compare with)."""
+    python = sys.executable if checkout == ROOT else str(checkout / ".venv" / "bin" / "python")
+    out = subprocess.run([python, str(checkout / "benchmarks" / "bench_scale.py"), *args], check=True,
+                         capture_output=True, text=True, cwd=checkout)
     return json.loads(out.stdout)
 
 
-def replay_pair(size: int) -> dict:
+def write_pair(size: int, folder: Path) -> Path:
+    """The pair as workbooks and a replay manifest in ``folder``; returns the manifest."""
     a, b = list_pair(size)
+    (folder / "a.xlsx").write_bytes(workbook(a))
+    (folder / "b.xlsx").write_bytes(workbook(b))
+    manifest = folder / "manifest.csv"
+    manifest.write_text("observed_at,kind,file\n2026-11-01T09:00:00Z,participating,a.xlsx\n"
+                        "2026-11-02T09:00:00Z,participating,b.xlsx\n")
+    return manifest
+
+
+def replay_once(manifest: Path, checkout: Path = ROOT) -> dict:
+    data = Path(tempfile.mkdtemp(prefix="data-", dir=manifest.parent))
+    try:
+        return in_child("--child-replay", str(manifest), str(data), checkout=checkout)
+    finally:
+        shutil.rmtree(data)
+
+
+def replay_pair(size: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        (folder / "a.xlsx").write_bytes(workbook(a))
-        (folder / "b.xlsx").write_bytes(workbook(b))
-        (folder / "manifest.csv").write_text("observed_at,kind,file\n2026-11-01T09:00:00Z,participating,a.xlsx\n"
-                                             "2026-11-02T09:00:00Z,participating,b.xlsx\n")
-        (folder / "data").mkdir()
-        result = in_child("--child-replay", str(folder / "manifest.csv"), str(folder / "data"))
-    return {"rows": size, **result}
+        return {"rows": size, **replay_once(write_pair(size, Path(folder)))}
+
+
+REPLAY_COLUMNS = ("replay_cpu_s", "read_cpu_s", "diff_cpu_s", "rest_of_ingest_cpu_s", "store_write_and_rest_cpu_s",
+                  "peak_rss_mib", "state_mib")
+
+
+def replay_against(size: int, other: Path, pairs: int) -> None:
+    """The replay of one prebuilt pair by this checkout and by ``other``,
+    alternating which goes first; each run printed, then the medians."""
+    runs: dict[str, list[dict]] = {"this": [], "other": []}
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = write_pair(size, Path(folder))
+        for n in range(pairs):
+            for name in ("this", "other") if n % 2 == 0 else ("other", "this"):
+                run = replay_once(manifest, ROOT if name == "this" else other)
+                runs[name].append(run)
+                print(f"{name:5} load {os.getloadavg()[0]:.1f} " + " ".join(f"{c} {run[c]:.2f}" for c in REPLAY_COLUMNS),
+                      flush=True)
+    print(f"\nmedians of {pairs} pairs, {size:,} rows (this: {ROOT}, other: {other})")
+    print("| checkout | " + " | ".join(REPLAY_COLUMNS) + " |")
+    print("|---|" + "---|" * len(REPLAY_COLUMNS))
+    for name, measured in runs.items():
+        print(f"| {name} | " + " | ".join(f"{statistics.median(r[c] for r in measured):.2f}"
+                                          for c in REPLAY_COLUMNS) + " |")
 
 
 def best_of(runs: list[dict]) -> dict:
@@ -306,6 +348,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000, 100000])
     parser.add_argument("--runs", type=int, default=5, help="diff runs per size; the fastest is reported")
     parser.add_argument("--no-replay", action="store_true")
+    parser.add_argument("--replay-against", type=Path, metavar="CHECKOUT",
+                        help="only the replay, of the largest size: this checkout and another (with its own .venv) "
+                             "in alternation on the same pair")
+    parser.add_argument("--pairs", type=int, default=3, help="runs of each checkout for --replay-against")
     parser.add_argument("--child-diff", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-replay", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -314,6 +360,9 @@ def main() -> None:
         return
     if args.child_replay:
         print(json.dumps(child_replay(*args.child_replay)))
+        return
+    if args.replay_against:
+        replay_against(max(args.sizes), args.replay_against.resolve(), args.pairs)
         return
     diffs = [best_of([in_child("--child-diff", str(size)) for _ in range(args.runs)]) for size in args.sizes]
     replays = [] if args.no_replay else [replay_pair(size) for size in args.sizes]

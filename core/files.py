@@ -56,6 +56,16 @@ def sync_folder(folder: Path) -> None:
     _fsync_dir(folder)
 
 
+def sync_file(path: Path) -> None:
+    """Make a file written with ``durable=False`` survive a power cut (its
+    content; its name needs ``sync_folder`` of its folder)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_renamed(path: Path, payload: bytes, durable: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:

@@ -172,12 +172,24 @@ def _copy_values(record: dict, row: Row) -> None:
 
 
 def _mark_seen(record: dict, row: Row, snap: ListSnapshot) -> None:
-    """The record cites the list and line that listed it last."""
+    """The record cites the list and line that listed it last. Every record
+    a list lists shares that list's one evidence dict (the store keeps it
+    once per part, not once per record), and the row's own values, not a
+    copy: nothing changes a parsed row or a list's evidence."""
     record["last_seen"] = snap.observed_at
-    record["last_listed"] = {**snap.evidence, "line": row.line}
-    # The row's own values, not a copy: nothing changes a parsed row, and a
-    # 100,000-row list is then 100,000 dicts fewer for the cyclic collector.
-    record["row"] = {"line": row.line, "values": row.raw}
+    record["listed_in"] = snap.evidence
+    record["listed_line"] = row.line
+    record["listed_values"] = row.raw
+
+
+def last_listed(record: dict) -> dict:
+    """The list and line that listed the record last, as events cite it."""
+    return {**record["listed_in"], "line": record["listed_line"]}
+
+
+def listed_row(record: dict) -> dict:
+    """The row that listed the record last, as events cite it."""
+    return {"line": record["listed_line"], "values": record["listed_values"]}
 
 
 def _changes(record: dict, row: Row) -> dict:
@@ -196,7 +208,7 @@ def _changes(record: dict, row: Row) -> dict:
 
 
 def _event(kind: str, record: dict, snap: ListSnapshot, row: Row | None, **extra) -> dict:
-    evidence = row.evidence() if row is not None else record.get("row")
+    evidence = row.evidence() if row is not None else listed_row(record)
     return ev.record_event(kind, record, snap.observed_at, snap.evidence, evidence, **extra)
 
 
@@ -350,7 +362,7 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
         else:
             record.update(status=TERMINATED, terminated_at=snap.observed_at)
             out.events.append(_event(ev.TERMINATED, record, snap, None,
-                                     last_listed=record.get("last_listed"),
+                                     last_listed=last_listed(record),
                                      missing_since=record["missing_since"],
                                      lists_without_it=record["missing_count"]))
             out.stats["terminated"] += 1
@@ -469,7 +481,7 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
         else:
             record.update(status=WITHDRAWN, withdrawn_at=snap.observed_at)
             out.events.append(_event(ev.PENDING_WITHDRAWN, record, snap, None,
-                                     last_listed=record.get("last_listed"),
+                                     last_listed=last_listed(record),
                                      missing_since=record["missing_since"]))
             out.stats["pending_withdrawn"] += 1
     return out

@@ -11,7 +11,8 @@ or the new one, never a mix. On disk:
   the part files that hold it (``parts/``) with a few facts about each;
 * ``parts/TABLE-HASH.json``: one JSON object of documents each, named by a
   hash of its bytes and never changed once written. The current lists
-  (agreements, pending) are one part each. The history tables — events,
+  (agreements, pending) are one part each, in columns
+  (state/list_layout.py). The history tables — events,
   snapshot records, check records and settled outbox rows — are sealed
   segments of a bounded number of documents plus an open tail; a segment
   is only read when something asks for a document in it, and the facts kept
@@ -19,8 +20,9 @@ or the new one, never a mix. On disk:
   accepted list, outbox statuses and event range, checks per source) answer
   the questions a check and a delivery pass ask without reading it.
 
-A commit writes and fsyncs the new parts first (each streamed to disk in
-chunks: see ``_encode_in_chunks``), then replaces ``state.json`` (the
+A commit makes the files archived in the session durable, then writes and
+fsyncs the new parts (each streamed to disk in chunks: see
+``_encode_in_chunks``), then replaces ``state.json`` (the
 generation pointer) last: a crash before that leaves the
 old generation, whose parts are all still there; after it, the new one.
 Before the replace, the file it replaces is kept as ``state.json.1`` (the
@@ -36,13 +38,14 @@ repository per table (``db.events``, ``db.outbox``, ``db.subscriptions``...).
 Callers never see TinyDB, files or documents' storage: reads return
 read-only views, and every change goes through a repository method, which
 marks the session dirty, so a write cannot be forgotten. Raw files are
-archived by sha256 in ``archive/`` beside the database before any record
-names them.
+archived by sha256 in ``archive/`` beside the database, durable before any
+committed record names them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import itertools
 import json
@@ -57,22 +60,29 @@ from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
-from watch287g.core.files import atomic_write_bytes, remove_stale_temp_files, sync_folder, write_named_by_content
+from watch287g.core.files import (atomic_write_bytes, remove_stale_temp_files, sync_file, sync_folder,
+                                  write_named_by_content)
 from watch287g.core.timeutil import parse_iso
+from watch287g.state import list_layout
 
 DB_FILE = "state.json"
 BACKUP_SUFFIX = ".1"
 LOCK_FILE = "state.lock"
 ARCHIVE_DIR = "archive"
 PARTS_DIR = "parts"
-FORMAT = 2                      # 1: every table inside state.json (read, and rewritten as 2 at the next write)
+# 1: every table inside state.json; 2: tables in parts, list records one JSON
+# object each; 3: list parts in columns (state/list_layout.py), large meta
+# values in parts. Older formats are read as they are and rewritten whole as
+# 3 by the next write.
+FORMAT = 3
 CHECKS_KEPT_PER_SOURCE = 1000   # a check every 15 minutes: about ten days per source
 GARBAGE_GRACE_SECONDS = 600
 SETTLED_STATUSES = frozenset({"sent", "cancelled"})   # outbox rows that will not change again
 _PARTS_KEY, _FORMAT_KEY, _GARBAGE_KEY = "_parts", "_format", "_garbage"
 
 Doc = Mapping[str, object]
-Writer = Callable[[str, dict], str]     # (table, documents) -> the part file that holds them
+Writer = Callable[[str, Iterable[bytes]], str]     # (table, encoded documents) -> the part file that holds them
+Decoder = Callable[[dict], dict]                    # a part file's JSON -> its documents by id
 
 
 class StoreError(RuntimeError):
@@ -108,19 +118,20 @@ class _Parts:
     def __init__(self, store: "Store") -> None:
         self.store = store
 
-    def load(self, name: str) -> dict:
+    def load(self, name: str, decode: Decoder | None = None) -> dict:
         path = self.store.parts_dir / name
         try:
             payload = path.read_bytes()
             if _part_name(name.rsplit("-", 1)[0], payload) != name:
                 raise ValueError("its content does not match its name")
             docs = json.loads(payload)
-        except (OSError, ValueError) as err:
+            del payload     # a 100,000-record part's bytes need not outlive its parse
+            if not isinstance(docs, dict):
+                raise ValueError("it is not a watch287g state part")
+            return decode(docs) if decode else docs
+        except (OSError, ValueError) as err:    # list_layout.LayoutError is a ValueError
             raise StoreError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}"
                              f"{self.store.restore_hint()}") from None
-        if not isinstance(docs, dict):
-            raise StoreError(f"{path} is not a watch287g state part{self.store.restore_hint()}")
-        return docs
 
 
 def _part_name(table: str, payload: bytes) -> str:
@@ -154,11 +165,15 @@ def _encode_in_chunks(docs: dict) -> Iterator[bytes]:
 
 
 class _Part:
-    """One part file's documents ({id: document}), read on first use."""
+    """One part file's documents ({id: document}), read on first use.
+    ``encode`` and ``decode`` are its form on disk (default: the documents
+    object itself)."""
 
     def __init__(self, parts: _Parts, entry: Mapping | None, docs: dict | None = None,
-                 summary: dict | None = None) -> None:
+                 summary: dict | None = None, encode: Callable[[dict], Iterable[bytes]] = _encode_in_chunks,
+                 decode: Decoder | None = None) -> None:
         self._parts = parts
+        self._encode, self._decode = encode, decode
         self.file: str | None = entry["file"] if entry else None
         self._count: int = entry["count"] if entry else 0
         self.summary: dict = summary if summary is not None else dict(entry.get("summary") or {}) if entry else {}
@@ -171,7 +186,7 @@ class _Part:
 
     def docs(self) -> dict[str, dict]:
         if self._docs is None:
-            self._docs = self._parts.load(self.file) if self.file else {}
+            self._docs = self._parts.load(self.file, self._decode) if self.file else {}
         return self._docs
 
     def count(self) -> int:
@@ -183,7 +198,7 @@ class _Part:
 
     def persist(self, table: str, write: Writer, summary: dict | None = None) -> dict:
         if self.dirty:
-            self.file, self._count = write(table, self._docs), len(self._docs)
+            self.file, self._count = write(table, self._encode(self._docs)), len(self._docs)
             if summary is not None:
                 self.summary = summary
             self.dirty = False
@@ -259,16 +274,49 @@ class _PartRepository(_Repository):
 
 
 class Meta(_Repository):
-    """Small named values: list fingerprints, health streaks, flags."""
+    """Named values: list fingerprints, health streaks, flags. Most are small
+    and live in ``state.json``; a value whose JSON is larger than
+    ``LARGE_VALUE_BYTES`` (the last good list's keys: 5.6 MB at 100,000
+    agreements) is written to a part of its own when it changes, named in
+    the manifest and read only when asked for, so a session that does not
+    need it neither reads nor rewrites it."""
 
     name = "meta"
+    LARGE_VALUE_BYTES = 64 * 1024
+
+    def __init__(self, storage: _MemoryStorage, parts: _Parts) -> None:
+        super().__init__(storage)
+        self._parts = parts
+        self._files: dict[str, str] = dict(storage.data.get(_PARTS_KEY, {}).get(self.name, {}).get("values", {}))
+        self._large: dict[str, object] = {}     # large values read or written in this session
+        self._set_since_commit: set[str] = set()
 
     def get(self, key: str, default=None):
         doc = self._table().get(Query().key == key)
-        return default if doc is None else doc["value"]
+        if doc is not None:
+            return doc["value"]
+        if key in self._files and key not in self._large:
+            self._large[key] = self._parts.load(self._files[key])["value"]
+        return self._large.get(key, default)
 
     def set(self, key: str, value) -> None:
         self._table().upsert({"key": key, "value": value}, Query().key == key)
+        self._set_since_commit.add(key)
+
+    def persist(self, write: Writer) -> dict:
+        """The manifest entry, after moving the large values set since the
+        last commit out of the generation into parts of their own."""
+        for key in sorted(self._set_since_commit):
+            doc_id, doc = next((i, d) for i, d in self._docs.items() if d["key"] == key)
+            payload = _dumps({"value": doc["value"]})
+            if len(payload) > self.LARGE_VALUE_BYTES:
+                self._files[key], self._large[key] = write(self.name, [payload]), doc["value"]
+                del self._docs[doc_id]
+            else:
+                self._files.pop(key, None)
+                self._large.pop(key, None)
+        self._set_since_commit.clear()
+        return {"values": dict(self._files)}
 
 
 class Lists(_PartRepository):
@@ -280,7 +328,13 @@ class Lists(_PartRepository):
     the records the block appended."""
 
     def _load_entry(self, entry: Mapping | None) -> None:
-        self._part = _Part(self._parts, entry, docs=self._inline)
+        inline = list_layout.upgrade(self._inline) if self._inline is not None else None
+        self._part = _Part(self._parts, entry, docs=inline, encode=list_layout.encode, decode=list_layout.decode)
+
+    def upgrade(self) -> None:
+        """Read the part now and mark it changed, so the next write rewrites
+        it in the current form."""
+        self._changed()
 
     @property
     def _docs(self) -> dict[str, dict]:
@@ -688,8 +742,9 @@ class StateDB:
         self._tinydb = TinyDB(storage=lambda: self._storage)
         self.writable = writable
         self._can_archive = can_archive
+        self.archived: set[Path] = set()    # files archived since the last commit, not yet durable
         parts = _Parts(store)
-        self.meta = Meta(self._storage)
+        self.meta = Meta(self._storage, parts)
         self.agreements = Lists(self._storage, parts, "agreements")
         self.pending = Lists(self._storage, parts, "pending")
         self.snapshots = Snapshots(self._storage, parts)
@@ -699,16 +754,23 @@ class StateDB:
         self.events = Events(self._storage, parts)
         self.outbox = Outbox(self._storage, parts)
         self.subscriptions = Subscriptions(self._storage, self.meta)
-        if any(repo._inline is not None for repo in self._in_parts()):
-            self._storage.dirty = True      # a format-1 state: the next write moves it to parts
+        if writable and data and data.get(_FORMAT_KEY, 1) < FORMAT:
+            # An older state moves to the current form whole, in the session's
+            # one commit: its generation stays the backup, with all its parts.
+            for lists in (self.agreements, self.pending):
+                lists.upgrade()
+            self._storage.dirty = True
 
     def _in_parts(self) -> list[_PartRepository]:
         return [self.agreements, self.pending, self.snapshots, self.checks, self.events, self.outbox]
 
     def archive(self, sha256: str, content: bytes, suffix: str) -> None:
+        """Keep a raw file in the archive. It is made durable by the commit,
+        before the state that cites it: one fsync per file and per folder at
+        each commit, not a file and a folder per list as it is archived."""
         if not self._can_archive:
             raise StoreError("this state view cannot archive files")
-        self._store.archive(sha256, content, suffix)
+        self.archived.add(self._store.archive(sha256, content, suffix, durable=False))
 
     def flush(self) -> None:
         if not self.writable:
@@ -772,15 +834,17 @@ class Store:
     def commit(self, view: StateDB) -> None:
         """Write the parts that changed, then the generation naming them
         (keeping the one it replaces), then remove long-unnamed parts."""
+        self.make_durable(view.archived)        # the archive before any state that cites it
+        view.archived.clear()
         written: list[str] = []
 
-        def write(table: str, docs: dict) -> str:
-            name = write_named_by_content(self.parts_dir, _encode_in_chunks(docs),
-                                          lambda sha256_hex: _part_file(table, sha256_hex))
+        def write(table: str, chunks: Iterable[bytes]) -> str:
+            name = write_named_by_content(self.parts_dir, chunks, lambda sha256_hex: _part_file(table, sha256_hex))
             written.append(name)
             return name
 
-        manifest = {repo.name: repo.persist(write) for repo in view._in_parts()}
+        with _collector_paused():
+            manifest = {repo.name: repo.persist(write) for repo in [*view._in_parts(), view.meta]}
         generation = {name: docs for name, docs in view._storage.data.items()
                       if name not in (_PARTS_KEY, _FORMAT_KEY, _GARBAGE_KEY)}
         generation.update({_FORMAT_KEY: FORMAT, _PARTS_KEY: manifest})
@@ -836,18 +900,50 @@ class Store:
             raise StoreError(f"{self.path} is not a watch287g state file")
         return data
 
-    def archive(self, sha256: str, content: bytes, suffix: str) -> Path:
-        """Keep a raw file by its content hash (write-once, crash-safe)."""
+    def archive(self, sha256: str, content: bytes, suffix: str, durable: bool = True) -> Path:
+        """Keep a raw file by its content hash (write-once, crash-safe).
+        ``durable=False`` leaves the fsyncs to ``make_durable`` (a session's
+        commit does it for the files it archived)."""
         target = self.archive_path(sha256, suffix)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, content)
+            atomic_write_bytes(target, content, durable=False)
+        if durable:
+            self.make_durable([target])
         return target
+
+    def make_durable(self, archived: Iterable[Path]) -> None:
+        """fsync archived files, then their folders, then the archive's own
+        folder (which names the folders). A file found already there is
+        synced too: the session that wrote it may have died before its
+        commit, which is what makes files durable."""
+        folders = set()
+        for path in sorted(archived):
+            sync_file(path)
+            folders.add(path.parent)
+        for folder in sorted(folders):
+            sync_folder(folder)
+        if folders:
+            sync_folder(self.archive_dir)
 
     def archive_path(self, sha256: str, suffix: str) -> Path:
         if not (len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256)):
             raise StoreError(f"not a sha256: {sha256!r}")
         return self.archive_dir / sha256[:2] / f"{sha256}{suffix}"
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Encoding parts makes millions of short-lived tuples and lists and no
+    cycles; left on, the cyclic collector would walk every record of the
+    state over and over meanwhile (a fifth of a 100,000-record write)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _named_parts(generation: Mapping) -> set[str]:
@@ -857,6 +953,7 @@ def _named_parts(generation: Mapping) -> set[str]:
         for part in [entry, entry.get("tail"), *entry.get("segments", [])]:
             if part and part.get("file"):
                 names.add(part["file"])
+        names.update(entry.get("values", {}).values())      # meta's large values
     return names
 
 

@@ -117,6 +117,52 @@ def test_archive_is_content_addressed_and_write_once(tmp_path):
         store.archive("../../etc/passwd", b"x", ".xlsx")
 
 
+def test_files_archived_in_a_session_are_durable_before_the_state_that_cites_them(tmp_path, monkeypatch):
+    from watch287g.state import store as store_module
+
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        db.meta.set("x", 0)
+    done = []
+    monkeypatch.setattr(store_module, "sync_file", lambda path: done.append(("file", path)))
+    monkeypatch.setattr(store_module, "sync_folder", lambda folder: done.append(("folder", folder)))
+    writes = store_module.atomic_write_bytes
+    monkeypatch.setattr(store_module, "atomic_write_bytes",
+                        lambda path, payload, durable=True: (done.append(("write", path, durable)),
+                                                             writes(path, payload, durable)))
+    shas = ["ab" * 32, "ab" + "cd" * 31, "ef" * 32]
+    with store.write() as db:
+        for sha in shas:
+            db.archive(sha, sha.encode(), ".xlsx")
+        assert not any(step[0] in ("file", "folder") for step in done)    # nothing synced while archiving
+        db.meta.set("x", 1)
+    archive = store.archive_dir
+    # Each file once, each of its folders once, the archive's own folder, and
+    # only then the generation (durably).
+    steps = [step for step in done if step[0] != "folder" or step[1] != store.parts_dir]
+    assert steps == [*(("write", store.archive_path(sha, ".xlsx"), False) for sha in shas),
+                     *sorted(("file", store.archive_path(sha, ".xlsx")) for sha in shas),
+                     ("folder", archive / "ab"), ("folder", archive / "ef"), ("folder", archive),
+                     ("write", store.path, True)]
+
+
+def test_a_file_left_by_a_session_that_never_committed_is_synced_by_the_next_that_archives_it(tmp_path,
+                                                                                              monkeypatch):
+    from watch287g.state import store as store_module
+
+    store = Store(tmp_path / "data")
+    sha = "ab" * 32
+    with pytest.raises(RuntimeError), store.write() as db:
+        db.archive(sha, b"content", ".xlsx")
+        raise RuntimeError("killed before the commit")
+    synced = []
+    monkeypatch.setattr(store_module, "sync_file", synced.append)
+    with store.write() as db:
+        db.archive(sha, b"content", ".xlsx")
+        db.meta.set("x", 1)
+    assert synced == [store.archive_path(sha, ".xlsx")]
+
+
 def test_html_table_snapshots_are_archived_as_json(tmp_path):
     from watch287g.readers.html_table import snapshot_from_table
     from watch287g.state.ingest import ingest
@@ -390,3 +436,35 @@ def test_a_list_larger_than_one_write_chunk_is_written_in_pieces_and_reads_back_
     # so parts written before streaming keep their names.
     assert payload == json.dumps(json.loads(payload), ensure_ascii=False, separators=(",", ":")).encode()
     assert [dict(doc) for doc in store.read().agreements.of_source("ice")] == agreements
+
+
+def test_a_large_meta_value_lives_in_a_part_of_its_own_read_only_when_asked_for(tmp_path, monkeypatch):
+    from watch287g.state import store as store_module
+
+    store = Store(tmp_path / "data")
+    keys = [f"TX|AGENCY {n}|Jail Enforcement Model" for n in range(5000)]
+    with store.write() as db:
+        db.meta.set("last_good", {"rows": 5000, "keys": keys})
+        db.meta.set("small", 1)
+        db.flush()
+        assert db.meta.get("last_good")["keys"] == keys      # still there after the checkpoint
+    assert "AGENCY 4999" not in store.path.read_text()       # the generation names it, does not hold it
+    meta_parts = list(store.parts_dir.glob("meta-*.json"))
+    assert len(meta_parts) == 1
+    loads = []
+    monkeypatch.setattr(store_module._Parts, "load", lambda self, name, decode=None: loads.append(name) or
+                        json.loads((self.store.parts_dir / name).read_bytes()))
+    with store.write() as db:
+        db.meta.set("small", 2)                              # a session that does not need it...
+    assert loads == [] and list(store.parts_dir.glob("meta-*.json")) == meta_parts   # ...neither reads nor rewrites it
+    db = store.read()
+    assert db.meta.get("last_good") == {"rows": 5000, "keys": keys} and db.meta.get("small") == 2
+    assert loads == [meta_parts[0].name]
+    monkeypatch.undo()
+    with store.write() as db:
+        db.meta.set("last_good", {"rows": 1, "keys": keys[:1]})      # small again: back in the generation
+    assert json.loads(store.path.read_bytes())["_parts"]["meta"] == {"values": {}}
+    assert store.read().meta.get("last_good") == {"rows": 1, "keys": keys[:1]}
+    # The backup names the old part, which is kept with it.
+    assert json.loads(store.backup_path.read_bytes())["_parts"]["meta"]["values"]["last_good"] == meta_parts[0].name
+    assert meta_parts[0].exists()
