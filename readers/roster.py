@@ -109,6 +109,7 @@ def _columns_by_field(fields: dict[int, str], header_names: dict[int, str]) -> l
 
 _NO_CELL = Cell(None)
 _UNSEEN = object()
+_NUMBERS = frozenset({bool, int, float})
 
 # ICE lists the same agreements list after list: the 391 lists of 2025 hold
 # 164,883 rows but only 4,326 distinct ones. A row whose cells (values and
@@ -175,7 +176,12 @@ class _RepeatedRows:
             known = remembered.get(key, _UNSEEN)
             if known is _UNSEEN:
                 row = _parse_row(line, cells, self._columns, self._today)
-                if row is None:
+                if any(type(cell.value) in _NUMBERS for cell in key):
+                    # 1 == True == 1.0, yet they read as "1", "True" and
+                    # "1.0": such a key could fetch another row's parse.
+                    if row is not None:
+                        yield row, row.key
+                elif row is None:
                     remembered[key] = None
                 else:
                     remembered[key] = known = (row.key, _FIELDS_AFTER_LINE(row))

@@ -61,6 +61,15 @@ def test_a_row_that_differs_in_any_cell_is_parsed_again(change):
     assert row == fresh
 
 
+@pytest.mark.parametrize("first, then", [(1, True), (True, 1), (1, 1.0), (0, False)])
+def test_numbers_that_compare_equal_but_read_differently_are_not_mistaken_for_each_other(first, then):
+    # Cell(1) == Cell(True): a row holding one must not get the other's parse.
+    parse_roster(sheet(cells(*LAKE[:3], first, *LAKE[4:], link=MOA)))
+    row = parse_roster(sheet(cells(*LAKE[:3], then, *LAKE[4:], link=MOA))).rows[0]
+    assert row.county == str(then)
+    assert row.raw["COUNTY"] == str(then)
+
+
 def test_the_same_cells_under_other_columns_are_read_by_those_columns():
     parse_roster(sheet(cells(*LAKE, link=MOA)))
     swapped = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "SUPPORT TYPE", "COUNTY", "SIGNED", "MOA"]
