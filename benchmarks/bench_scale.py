@@ -132,12 +132,12 @@ def list_pair(size: int, seed: int = 287) -> tuple[list[dict], list[dict]]:
 
 
 def roster(rows: list[dict]):
-    from watch287g.core.records import SimpleCell
+    from watch287g.core.records import Cell
     from watch287g.readers.roster import parse_roster
 
-    cells = [[SimpleCell(name) for name in HEADER]]
+    cells = [[Cell(name) for name in HEADER]]
     for row in rows:
-        cells.append([SimpleCell(dt.datetime.combine(row[name], dt.time()) if name == "SIGNED" else
+        cells.append([Cell(dt.datetime.combine(row[name], dt.time()) if name == "SIGNED" else
                                  "link" if name == "MOA" and row[name] else row[name],
                                  row[name] if name == "MOA" else None) for name in HEADER])
     return parse_roster(cells, today=dt.date(2026, 11, 28))

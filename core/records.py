@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 # failed checks in a row before source.failing
 DEFAULT_FAILURES_BEFORE_ALERT = 3
@@ -90,17 +90,15 @@ class SourceCheck:
 
 
 
-class CellLike(Protocol):
-    value: object
-    hyperlink: str | None
-
-
-@dataclass(frozen=True)
-class SimpleCell:
-    """A cell from a source that is not a workbook (an HTML table)."""
+class Cell(NamedTuple):
+    """One cell of a list as its source stores it (a workbook's, or an HTML
+    table's text and link): nothing trimmed, so callers can keep the raw
+    value. Immutable, so equal values can share one instance; a tuple, so a
+    row's cells hash and compare at C speed (the roster remembers rows by
+    them)."""
 
     value: object
-    hyperlink: str | None = None
+    hyperlink: str | None = None  # external target as stored (SafeLinks left wrapped)
 
 
 @dataclass(slots=True)
@@ -128,12 +126,6 @@ class Row:
 
     def evidence(self) -> dict:
         return {"line": self.line, "values": dict(self.raw)}
-
-    def at_line(self, line: int) -> Row:
-        """The same row found at another line. Its values, raw text and notes
-        are shared, not copied: nothing changes a parsed row."""
-        return Row(line, self.state, self.agency, self.agency_key, self.model, self.agency_type, self.county,
-                   self.signed, self.moa_url, self.addendum_url, self.raw, self.notes)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from watch287g.core.records import Row, SimpleCell
+from watch287g.core.records import Row, Cell
 from watch287g.readers import roster
 from watch287g.readers.roster import parse_roster
 
@@ -14,15 +14,15 @@ HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "
 MOA = "https://www.ice.gov/doclib/287gMOA/r_lakecountyflso_2025-02-26.pdf"
 
 
-def cells(*values, link: str | None = None) -> list[SimpleCell]:
-    row = [SimpleCell(value) for value in values]
+def cells(*values, link: str | None = None) -> list[Cell]:
+    row = [Cell(value) for value in values]
     if link:
-        row[-1] = SimpleCell(values[-1], link)
+        row[-1] = Cell(values[-1], link)
     return row
 
 
-def sheet(*rows: list[SimpleCell], header=HEADER) -> list[list[SimpleCell]]:
-    return [[SimpleCell(name) for name in header], *rows]
+def sheet(*rows: list[Cell], header=HEADER) -> list[list[Cell]]:
+    return [[Cell(name) for name in header], *rows]
 
 
 LAKE = ("FLORIDA", "Lake County Sheriff's Office", "County", "Lake", "Task Force Model",
@@ -59,6 +59,15 @@ def test_a_row_that_differs_in_any_cell_is_parsed_again(change):
     fresh = roster._parse_row(2, change(), roster._columns_by_field(
         {i: roster.COLUMN_ALIASES[name] for i, name in enumerate(HEADER)}, dict(enumerate(HEADER))), None)
     assert row == fresh
+
+
+@pytest.mark.parametrize("first, then", [(1, True), (True, 1), (1, 1.0), (0, False)])
+def test_numbers_that_compare_equal_but_read_differently_are_not_mistaken_for_each_other(first, then):
+    # Cell(1) == Cell(True): a row holding one must not get the other's parse.
+    parse_roster(sheet(cells(*LAKE[:3], first, *LAKE[4:], link=MOA)))
+    row = parse_roster(sheet(cells(*LAKE[:3], then, *LAKE[4:], link=MOA))).rows[0]
+    assert row.county == str(then)
+    assert row.raw["COUNTY"] == str(then)
 
 
 def test_the_same_cells_under_other_columns_are_read_by_those_columns():
@@ -98,10 +107,11 @@ def test_the_remembered_rows_stay_bounded(monkeypatch):
     assert sum(map(len, roster._RepeatedRows._kept.values())) <= 3 + 1
 
 
-def test_at_line_keeps_every_field_but_the_line():
-    row = parse_roster(sheet(cells(*LAKE, link=MOA))).rows[0]
-    moved = row.at_line(40)
-    assert moved.line == 40
+def test_a_remembered_row_keeps_every_field_but_the_line():
+    row = parse_roster(sheet(cells(*LAKE[:5], dt.datetime(2099, 2, 26), "MOA", link=MOA))).rows[0]
+    blank = cells("FLORIDA", "", "County", "Lake", "Task Force Model", None, None)
+    moved = parse_roster(sheet(blank, cells(*LAKE[:5], dt.datetime(2099, 2, 26), "MOA", link=MOA))).rows[0]
+    assert (row.line, moved.line) == (2, 3) and row.notes
     assert all(getattr(moved, f.name) == getattr(row, f.name) for f in dataclasses.fields(Row) if f.name != "line")
 
 

@@ -60,6 +60,26 @@ def general_only(monkeypatch) -> None:
         monkeypatch.setattr(xlsx, name, lambda *args: None)
 
 
+@pytest.fixture(autouse=True)
+def each_read_from_scratch(monkeypatch) -> None:
+    """Tests read the same bytes several ways (fast paths, general reader):
+    none may be given another's reading; the tests of that turn it on."""
+    monkeypatch.setattr(xlsx, "_RECENT_READINGS", xlsx._RecentReadings(kept=0))
+
+
+@pytest.fixture
+def readings_kept(monkeypatch) -> None:
+    """The readings of the last workbooks kept for a twin, as in production."""
+    monkeypatch.setattr(xlsx, "_RECENT_READINGS", xlsx._RecentReadings(kept=4))
+
+
+def read_alone(data: bytes, limits: Limits = Limits()) -> list[list[Cell]]:
+    """``data`` read with no earlier reading to take."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(xlsx, "_RECENT_READINGS", xlsx._RecentReadings(kept=0))
+        return read_first_sheet(data, limits)
+
+
 @pytest.fixture(params=["plain", "tree", "streamed"])
 def parse_mode(request, monkeypatch) -> str:
     """Run a test each way the reader can read a part: Excel's plain form
@@ -384,9 +404,11 @@ OTHER_NAMESPACE = (f'<?xml version="1.0" encoding="UTF-8"?><x:worksheet xmlns:x=
         "<worksheet ", '<worksheet xmlns:x14ac="urn:ac" '), True, [[1]]),
     (faults.worksheet('<row r="1" xmlns:a="urn:a"><c r="A1"><v>1</v></c></row>'), False, [[1]]),
     (faults.worksheet('<c r="A1"><v>1</v></c><row r="2"><c r="A2"><v>2</v></c></row>'), False, [[], [2]]),
+    (faults.worksheet('<row r="1"><c r="A1" t="str"><f>B1&gt;0</f><v>a>b</v></c></row>'), False, [["a>b"]]),
+    (faults.worksheet('<row r="1"><c r="A1" t="str"><f>B1>0</f><v>a>b</v></c></row>'), True, [["a>b"]]),
 ], ids=["whitespace", "empty-rows", "row-order", "row-number-last", "entity", "crlf", "cell-attribute", "no-refs", "latin-1",
         "other-namespace", "two-sheetdata", "row-tags-between-cells", "declared-prefix", "namespace-declaration",
-        "cell-outside-rows"])
+        "cell-outside-rows", "reference-in-formula", "greater-than"])
 def test_plain_form_and_its_look_alikes(sheet, plain, expected, fast_reads, monkeypatch):
     """The fast path reads only what it reads exactly as the general reader
     does, and hands everything else over whole."""
@@ -750,6 +772,112 @@ def test_damaged_files_raise_only_workbook_error():
             read_first_sheet(original[:cut])
 
 
+# --- a workbook read again ------------------------------------------------------
+
+SHEET_RELS = "xl/worksheets/_rels/sheet1.xml.rels"
+
+
+def test_a_twin_whose_parts_are_the_same_gets_the_reading_before(readings_kept):
+    data = fixture(JULY)
+    twin = faults.replace_member(data, "docProps/core.xml", "<coreProperties/>")  # as ICE republishes
+    first = read_first_sheet(data)
+    again = read_first_sheet(twin)
+    assert twin != data and again is first
+    assert again == read_alone(twin)
+
+
+def test_a_workbook_with_one_part_changed_is_read_anew(readings_kept):
+    data = fixture(JULY)
+    rels = zipfile.ZipFile(io.BytesIO(data)).read(SHEET_RELS)
+    moved = faults.replace_member(data, SHEET_RELS, rels.replace(b"/doclib/287gMOA/", b"/doclib/287gMOU/"))
+    first = read_first_sheet(data)
+    changed = read_first_sheet(moved)
+    assert changed != first and changed == read_alone(moved)
+    assert "/doclib/287gMOU/" in our_cells(changed)[(806, 7)][1]
+
+
+def test_a_part_gone_is_an_answer_that_differs(readings_kept):
+    sheet = faults.worksheet('<row r="1"><c r="A1" t="inlineStr"><is><t>moa</t></is></c></row>',
+                             '<hyperlinks><hyperlink ref="A1" r:id="rId1"/></hyperlinks>')
+    rels = faults.relationships(("rId1", "hyperlink", "https://ice.gov/a.pdf", True))
+    assert read_first_sheet(faults.build_xlsx(sheet, sheet_rels=rels)) == [[Cell("moa", "https://ice.gov/a.pdf")]]
+    assert read_first_sheet(faults.build_xlsx(sheet)) == [[Cell("moa")]]
+
+
+def test_a_twin_under_other_limits_is_read_under_its_own(readings_kept):
+    data = fixture(JULY)
+    read_first_sheet(data)
+    with pytest.raises(WorkbookError, match="more than 100 data rows"):
+        read_first_sheet(data, Limits(max_rows=100))
+
+
+def test_a_twin_with_a_bad_part_fails_as_it_would_alone(readings_kept):
+    data = fixture(JULY)
+    strings = zipfile.ZipFile(io.BytesIO(data)).read(faults.SHARED_STRINGS)
+    bad = faults.replace_member(data, faults.SHARED_STRINGS, strings, compression=zipfile.ZIP_BZIP2)
+    read_first_sheet(data)
+    with pytest.raises(WorkbookError) as reused:
+        read_first_sheet(bad)
+    with pytest.raises(WorkbookError) as alone:
+        read_alone(bad)
+    assert str(reused.value) == str(alone.value) and "unsupported compression" in str(alone.value)
+
+
+def test_a_workbook_whose_parts_hold_more_than_the_bound_is_not_kept(readings_kept, monkeypatch):
+    data = fixture(JULY)
+    twin = faults.replace_member(data, "docProps/core.xml", "<coreProperties/>")
+    monkeypatch.setattr(xlsx, "_ANSWERS_MAX_BYTES", 400_000)  # less than its sheet and .rels
+    first = read_first_sheet(data)
+    again = read_first_sheet(twin)
+    assert again is not first and again == first
+
+
+def test_only_the_last_few_readings_are_kept(readings_kept):
+    data = fixture(JULY)
+    first = read_first_sheet(data)
+    for name in (EARLIEST, PENDING, RESAVED, SWAPPED):
+        read_first_sheet(fixture(name))
+    again = read_first_sheet(data)
+    assert again is not first and again == first
+
+
+def test_a_list_that_changed_reads_only_its_changed_parts_again(readings_kept, fast_reads):
+    data = fixture(JULY)
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read(faults.SHEET)
+    edited = faults.replace_member(data, faults.SHEET, sheet.replace(b"<v>45845</v>", b"<v>45846</v>", 1))
+    first = read_first_sheet(data)
+    parsed = {kind: len(reads) for kind, reads in fast_reads.items()}
+    changed = read_first_sheet(edited)
+    assert changed != first and changed == read_alone(edited)
+    # the sheet again; the shared strings and both .rels as they were
+    assert {kind: len(reads) - parsed[kind] for kind, reads in fast_reads.items()} == {
+        "sheet": 2, "strings": 1, "relationships": 2}
+
+
+def test_equal_cells_of_two_workbooks_are_one_object(monkeypatch):
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=8192))
+    earlier, later = read_first_sheet(fixture(EARLIEST)), read_first_sheet(fixture(JULY))
+    assert earlier[0][0] == later[0][0] == Cell("STATE") and earlier[0][0] is later[0][0]
+    links = {cell for row in earlier for cell in row if cell.hyperlink}
+    again = [cell for row in later for cell in row if cell in links]
+    assert again and all(any(cell is link for link in links) for cell in again)
+
+
+def test_cells_equal_but_not_alike_stay_apart(monkeypatch):
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=8192))
+    number = '<row r="1"><c r="A1"><v>1</v></c></row>'
+    flag = '<row r="1"><c r="A1" t="b"><v>1</v></c></row>'
+    assert [type(read_first_sheet(faults.build_xlsx(faults.worksheet(sheet)))[0][0].value)
+            for sheet in (number, flag, number)] == [int, bool, int]
+
+
+def test_cells_kept_as_one_are_bounded(monkeypatch):
+    whole = read_first_sheet(fixture(JULY))
+    monkeypatch.setattr(xlsx, "_CANONICAL_CELLS", xlsx._CanonicalCells(kept=3))
+    assert read_first_sheet(fixture(JULY)) == whole
+    assert all(len(cells) <= 3 for cells in xlsx._CANONICAL_CELLS._by_type.values())
+
+
 # --- every real list, against openpyxl ------------------------------------------
 
 
@@ -787,7 +915,7 @@ def same_type(ours: object, theirs: object) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # openpyxl reads 391 workbooks: minutes on a busy 2-core machine
-def test_every_real_list_matches_openpyxl(shared_snapshots):
+def test_every_real_list_matches_openpyxl(shared_snapshots, readings_kept):
     manifest = list(csv.DictReader((shared_snapshots / "manifest.csv").open(newline="")))
     assert len(manifest) == 391
     paths = [shared_snapshots / entry["file"] for entry in manifest]
