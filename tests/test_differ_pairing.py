@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from watch287g.core.records import SimpleCell
+from watch287g.core.records import Cell
 from watch287g.readers.roster import parse_roster
 from watch287g.state import differ
 from watch287g.state.differ import ListSnapshot, diff_agreements, diff_pending
@@ -24,17 +24,17 @@ POLICY = Policy(gates={}, debounce=Debounce(min_missing_snapshots=2, min_missing
 
 
 def roster(rows: list[dict], header: list[str] = PARTICIPATING_HEADER):
-    cells = [[SimpleCell(name) for name in header]]
+    cells = [[Cell(name) for name in header]]
     for row in rows:
         line = []
         for name in header:
             value = row.get(name)
             if name == "SIGNED" and value:
-                line.append(SimpleCell(dt.datetime.fromisoformat(value)))
+                line.append(Cell(dt.datetime.fromisoformat(value)))
             elif name == "MOA" and value:
-                line.append(SimpleCell("link", value))
+                line.append(Cell("link", value))
             else:
-                line.append(SimpleCell(value))
+                line.append(Cell(value))
         cells.append(line)
     return parse_roster(cells, today=dt.date(2025, 12, 31))
 
