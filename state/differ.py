@@ -25,7 +25,7 @@ import operator
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from watch287g.core import events as ev
 from watch287g.core.records import Roster, Row, agreement_key
@@ -41,6 +41,8 @@ COMPARED_FIELDS = ("agency", "state", "model", "county", "agency_type", "moa_url
 # lists say exactly what their record holds.
 _ROW_FIELDS = (*COMPARED_FIELDS, "agency_key", "signed")
 _row_values = operator.attrgetter(*_ROW_FIELDS)
+_record_values = operator.itemgetter(*_ROW_FIELDS)
+_uid = operator.itemgetter("uid")
 
 
 @dataclass
@@ -65,31 +67,43 @@ def _days_between(earlier: str, later: str) -> float:
 
 @dataclass
 class _Groups:
-    """The list's rows by (state, agency, model). ICE sometimes lists one
-    agreement twice (St. Cloud PD with two dates): one agreement, several
-    rows. Only repeated keys get a list, so a 100,000-row list makes no
-    100,000 small lists."""
+    """The list's rows by agreement key (state, agency, model). ICE sometimes
+    lists one agreement twice (St. Cloud PD with two dates): one agreement,
+    several rows; the key's place is its first row's. Only repeated keys get
+    a list, so a 100,000-row list makes no 100,000 small lists."""
 
-    first: dict[str, Row] = field(default_factory=dict)
-    repeats: dict[str, list[Row]] = field(default_factory=dict)
+    rows: list[Row]                                                 # as listed
+    position: dict[str, int]                                        # key -> its first row's place
+    repeats: dict[int, list[Row]] = field(default_factory=dict)     # first place -> all the key's rows
+    later: set[int] = field(default_factory=set)                    # places of a key's second and later rows
 
-    def pick(self, key: str, record: dict) -> Row:
+    def firsts(self) -> list[Row]:
+        """Each key's first row, in list order."""
+        if not self.later:
+            return self.rows
+        return [row for at, row in enumerate(self.rows) if at not in self.later]
+
+    def pick(self, at: int, record: dict) -> Row:
         """Of a duplicated agreement's rows, the one that agrees with what we know."""
-        row = self.first[key]
-        if key in self.repeats and row.signed != record.get("signed"):
-            return next((r for r in self.repeats[key] if r.signed == record.get("signed")), row)
+        row = self.rows[at]
+        if at in self.repeats and row.signed != record.get("signed"):
+            return next((r for r in self.repeats[at] if r.signed == record.get("signed")), row)
         return row
 
 
-def _group_rows(roster: Roster, stats: Counter) -> _Groups:
-    groups = _Groups()
-    for row in roster.rows:
-        key = row.key
-        if key not in groups.first:
-            groups.first[key] = row
-        else:
-            groups.repeats.setdefault(key, [groups.first[key]]).append(row)
-            stats["duplicate_rows"] += 1
+def _group_rows(roster: Roster, stats: Counter, keys: Sequence[str] | None = None) -> _Groups:
+    """``keys``: the rows' agreement keys in order, when the caller has them."""
+    rows = roster.rows
+    keys = keys if keys is not None else [row.key for row in rows]
+    # Built from the end, so that a repeated key keeps its first place.
+    groups = _Groups(rows, dict(zip(reversed(keys), range(len(keys) - 1, -1, -1))))
+    if len(groups.position) < len(rows):
+        for at, key in enumerate(keys):
+            first = groups.position[key]
+            if first != at:
+                groups.later.add(at)
+                groups.repeats.setdefault(first, [rows[first]]).append(rows[at])
+                stats["duplicate_rows"] += 1
     return groups
 
 
@@ -110,14 +124,32 @@ class _Pairs:
         return zip(self.records, self.rows, self.how)
 
 
-def _index_keys(index: dict[str, dict], record: dict) -> None:
-    """Index the record by its current key and the keys of its earlier
-    spellings, so a name that flips back (GREEN FORKS, GREENS FORK) matches
-    exactly. A key already taken stays with its first record."""
+# A list place's claim (see _claim): no record's yet, paired with a record,
+# taken by a record that pairs with an earlier place, or not a key's first
+# row (never claimed: its key's first row stands for it).
+_FREE, _PAIRED, _PASSED_OVER, _LATER_ROW = 0, 1, 2, 3
+
+
+def _claim(record: dict, position: dict[str, int], claims: bytearray) -> int | None:
+    """Claim the list places of the rows that carry the record's key or one
+    of its earlier spellings (so a name that flips back, GREEN FORKS, GREENS
+    FORK, matches exactly); a place already claimed stays with its first
+    record. Returns the first place, which the record pairs with; any later
+    one it claimed is passed over (its row is left for the other rules)."""
     state, model = record["state"], record["model"]
-    index.setdefault(agreement_key(state, record["agency_key"], model), record)
+    at = position.get(agreement_key(state, record["agency_key"], model))
+    if at is not None and claims[at]:
+        at = None
     for alias in record.get("aliases") or ():
-        index.setdefault(agreement_key(state, alias, model), record)
+        other = position.get(agreement_key(state, alias, model))
+        if other is None or other == at or claims[other]:
+            continue
+        if at is not None:
+            claims[max(at, other)] = _PASSED_OVER
+        at = other if at is None else min(at, other)
+    if at is not None:
+        claims[at] = _PAIRED
+    return at
 
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -151,7 +183,10 @@ def _new_record(row: Row, snap: ListSnapshot, taken: set[str]) -> dict:
 
 
 def _same_values(record: dict, row: Row) -> bool:
-    return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
+    try:
+        return _row_values(row) == _record_values(record)
+    except KeyError:    # a record made before one of the fields was kept
+        return _row_values(row) == tuple(map(record.get, _ROW_FIELDS))
 
 
 def _apply_row(record: dict, row: Row, snap: ListSnapshot) -> None:
@@ -245,36 +280,83 @@ def _mark_missing(record: dict, snap: ListSnapshot) -> None:
 class _Matched:
     """A list's rows paired with the stored records (see _match)."""
 
-    pairs: _Pairs
+    pairs: _Pairs           # the pairs still to update, exact ones in list order, then the others
     gone: list[dict]        # live records no row lists
     new_rows: list[Row]     # rows no record answers
+    exact: list[dict | None]    # the record each list place paired with exactly
+    terminated: list[dict]      # agreements reported terminated (a row may bring one back)
+
+    def listed(self) -> list[dict]:
+        """Every paired record, exact pairs in list order first."""
+        exact = [record for record in self.exact if record is not None]
+        return exact + [record for record, _row, how in self.pairs if how != "exact"]
 
 
-def _match(live: list[dict], groups: _Groups, settled: str) -> _Matched:
-    """Pair stored records with rows: exact keys (and earlier spellings) first,
-    then identity evidence for what is left on both sides. Records in the
-    ``settled`` status (a signed application, a merged duplicate) pair by
-    exact evidence only, so history never feeds the fuzzy pairing."""
-    index: dict[str, dict] = {}
-    settled_records = []
-    for record in live:  # a record still in play claims its keys first
-        if record["status"] == settled:
+def _listed_unchanged(record: dict, row: Row, snap: ListSnapshot) -> bool:
+    """Most rows of most lists: a listed record listed again, its values
+    unchanged. Updating it is only to note where it was seen (what the full
+    update of an agreement or an application does then too), so it is done
+    at once, while pairing."""
+    if record["status"] == LISTED and _same_values(record, row):
+        _mark_seen(record, row, snap)
+        return True
+    return False
+
+
+def _match(records: list[dict], groups: _Groups, settled: str, snap: ListSnapshot) -> _Matched:
+    """Pair the live records (listed, missing or ``settled``) with rows:
+    exact keys (and earlier spellings) first, then identity evidence for
+    what is left on both sides. Records in the ``settled`` status (a signed
+    application, a merged duplicate) pair by exact evidence only, so history
+    never feeds the fuzzy pairing.
+
+    One pass over the records looks each one's key up among the rows' keys
+    (a record still in play claims its keys before the settled ones), and
+    an unchanged record listed again is updated there and then: a long list
+    is walked once, not once to pair and once more to update."""
+    claims = bytearray(len(groups.rows))      # all _FREE
+    for at in groups.later:
+        claims[at] = _LATER_ROW
+    exact: list[dict | None] = [None] * len(groups.rows)
+    to_update: list[tuple[int, Row]] = []
+    unmatched, settled_records = [], []     # in record order; a settled one stays only if it pairs with nothing
+    terminated: list[dict] = []
+
+    rows, repeats = groups.rows, groups.repeats
+
+    def pair(record: dict, at: int) -> None:
+        row = groups.pick(at, record) if at in repeats else rows[at]
+        exact[at] = record
+        if not _listed_unchanged(record, row, snap):
+            to_update.append((at, row))
+
+    for record in records:
+        status = record["status"]
+        if status == settled:
             settled_records.append(record)
-        else:
-            _index_keys(index, record)
+            unmatched.append(record)
+        elif status == LISTED or status == MISSING:
+            at = _claim(record, groups.position, claims)
+            if at is None:
+                unmatched.append(record)
+            else:
+                pair(record, at)
+        elif status == TERMINATED:
+            terminated.append(record)
+    settled_paired = set()
     for record in settled_records:
-        _index_keys(index, record)
-    pairs, used, leftover_rows = _Pairs(), set(), []
-    for key, row in groups.first.items():
-        record = index.get(key)
-        if record is not None and id(record) not in used:
-            used.add(id(record))
-            pairs.add(record, groups.pick(key, record), "exact")
-        else:
-            leftover_rows.append(row)
+        at = _claim(record, groups.position, claims)
+        if at is not None:
+            pair(record, at)
+            settled_paired.add(id(record))
+    if settled_paired:
+        unmatched = [r for r in unmatched if id(r) not in settled_paired]
+    pairs = _Pairs()
+    for at, row in sorted(to_update, key=operator.itemgetter(0)):
+        pairs.add(exact[at], row, "exact")
+    leftover_rows = [row for row, claim in zip(groups.rows, claims) if claim == _FREE or claim == _PASSED_OVER]
     # A settled record can only pair by exact evidence: look at it only when a
     # leftover row carries its agency key or MOA address.
-    unmatched = [r for r in live if id(r) not in used]
     row_names = {row.agency_key for row in leftover_rows}
     row_documents = {row.moa_url for row in leftover_rows if row.moa_url}
     leftover_records = [r for r in unmatched if r["status"] != settled
@@ -283,10 +365,10 @@ def _match(live: list[dict], groups: _Groups, settled: str) -> _Matched:
                              settled=frozenset(i for i, r in enumerate(leftover_records) if r["status"] == settled))
     for i, j, _points in fuzzy:
         pairs.add(leftover_records[i], leftover_rows[j], "evidence")
-        used.add(id(leftover_records[i]))
+    paired_records = {id(leftover_records[i]) for i, _j, _points in fuzzy}
     paired_rows = {j for _i, j, _points in fuzzy}
-    return _Matched(pairs, [r for r in unmatched if id(r) not in used],
-                    [row for j, row in enumerate(leftover_rows) if j not in paired_rows])
+    return _Matched(pairs, [r for r in unmatched if id(r) not in paired_records],
+                    [row for j, row in enumerate(leftover_rows) if j not in paired_rows], exact, terminated)
 
 
 class _NameLookup:
@@ -294,51 +376,72 @@ class _NameLookup:
     state and model, to find the one a record names: same state and model
     and a near name. Grouped on the first lookup: most lists need none."""
 
-    def __init__(self, records: list[dict]) -> None:
+    def __init__(self, records: Iterable[dict], statuses: tuple[str, ...] | None = None) -> None:
         self.records = records
+        self.statuses = statuses        # only records in these, if given
         self._by_where: dict[tuple, list[dict]] | None = None
+        self._names: dict[tuple, list[str]] = {}    # of the groups looked in
 
     def named_like(self, record: dict | Row, min_name_points: int) -> list[dict]:
         """Same state and model, name at least this near; in list order."""
         if self._by_where is None:
-            self._by_where = {}
-            for other in self.records:
-                self._by_where.setdefault((other["state"], other["model"]), []).append(other)
+            self._by_where = self._group()
         probe = identity.view(record) if isinstance(record, dict) else record
-        return [other for other in self._by_where.get((probe.state, probe.model), ())
-                if other is not record
-                and identity.name_at_least(other["agency_key"], probe.agency_key, min_name_points)]
+        where = (probe.state, probe.model)
+        others = self._by_where.get(where, [])
+        names = self._names.get(where)
+        if names is None:
+            names = self._names[where] = [other["agency_key"] for other in others]
+        return [others[at] for at in identity.names_at_least(probe.agency_key, names, min_name_points)
+                if others[at] is not record]
+
+    def _group(self) -> dict[tuple, list[dict]]:
+        by_where: dict[tuple, list[dict]] = {}
+        for other in self.records:
+            if self.statuses is None or other["status"] in self.statuses:
+                where = (other["state"], other["model"])
+                group = by_where.get(where)
+                if group is None:
+                    by_where[where] = [other]
+                else:
+                    group.append(other)
+        return by_where
 
 
-def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bool,
-           settled: str) -> tuple[Outcome, _Matched | None, set[str]]:
+def _start(records: list[dict], roster: Roster, snap: ListSnapshot, baseline: bool, settled: str,
+           row_keys: Sequence[str] | None) -> tuple[Outcome, _Matched | None]:
     """Group the list's rows and pair them with the live records (those
     listed, missing or ``settled``). On a baseline every row becomes a record
     silently (the first good list of a kind sets state, it reports nothing)
     and nothing is paired."""
     out = Outcome()
-    groups = _group_rows(roster, out.stats)
-    taken = {r["uid"] for r in records}
+    groups = _group_rows(roster, out.stats, row_keys)
     if baseline:
-        for row in groups.first.values():
+        taken = _uids(records)
+        for row in groups.firsts():
             out.new_records.append(_new_record(row, snap, taken))
-        return out, None, taken
-    live = [r for r in records if r["status"] in (LISTED, MISSING, settled)]
-    return out, _match(live, groups, settled), taken
+        return out, None
+    return out, _match(records, groups, settled, snap)
+
+
+def _uids(records: list[dict]) -> set[str]:
+    """The uids taken, for naming new records (most lists make none)."""
+    return set(map(_uid, records))
 
 
 def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, snap: ListSnapshot,
-                    policy: Policy, baseline: bool) -> Outcome:
-    """Diff a good participating list against the source's agreement records."""
-    out, matched, taken = _start(records, roster, snap, baseline, MERGED)
+                    policy: Policy, baseline: bool, row_keys: Sequence[str] | None = None) -> Outcome:
+    """Diff a good participating list against the source's agreement records.
+    ``row_keys``: the list's rows' agreement keys, if the caller has them."""
+    out, matched = _start(records, roster, snap, baseline, MERGED, row_keys)
     if matched is None:
         return out
     pairs, gone, new_rows = matched.pairs, matched.gone, matched.new_rows
     for record, row, how in pairs:
         _update_listed(record, row, how, snap, policy, out)
-    listed = pairs.records
-    new_rows = _reinstate(records, new_rows, snap, out)
-    applications = _NameLookup([r for r in pending if r["status"] in (LISTED, MISSING)])
+    new_rows = _reinstate(matched.terminated, new_rows, snap, out)
+    applications = _NameLookup(pending, (LISTED, MISSING))
+    taken = _uids(records) if new_rows else set()
     for row in new_rows:
         record = _new_record(row, snap, taken)
         pending_record = _pending_match(applications, row)
@@ -351,8 +454,9 @@ def diff_agreements(records: list[dict], pending: list[dict], roster: Roster, sn
         out.new_records.append(record)
         out.events.append(_event(ev.SIGNED, record, snap, row, **extra))
         out.stats["signed"] += 1
-    twins = _NameLookup(listed)
+    twins = None
     for record in _confirmed_gone(gone, MERGED, snap, policy.debounce):
+        twins = twins or _NameLookup(matched.listed())
         twin = _listed_twin(record, twins)
         if twin is not None:
             record.update(status=MERGED, merged_into=twin["uid"])
@@ -378,8 +482,7 @@ def _listed_twin(record: dict, listed: _NameLookup) -> dict | None:
 
 
 def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy: Policy, out: Outcome) -> None:
-    if record["status"] == LISTED and _same_values(record, row):
-        _mark_seen(record, row, snap)  # most rows of most lists: listed again, unchanged
+    if _listed_unchanged(record, row, snap):
         return
     if record["status"] == MERGED:
         # ICE lists the duplicate again: the agreement itself has not changed.
@@ -412,10 +515,10 @@ def _update_listed(record: dict, row: Row, how: str, snap: ListSnapshot, policy:
             out.stats[f"corrected_{name}"] += 1
 
 
-def _reinstate(records: list[dict], rows: list[Row], snap: ListSnapshot, out: Outcome) -> list[Row]:
-    """Rows that bring back an agreement reported terminated (same MOA: same
-    signing date or document). Returns the rows that are new agreements."""
-    ended = [r for r in records if r["status"] == TERMINATED]
+def _reinstate(ended: list[dict], rows: list[Row], snap: ListSnapshot, out: Outcome) -> list[Row]:
+    """Rows that bring back one of the ``ended`` agreements, reported
+    terminated (same MOA: same signing date or document). Returns the rows
+    that are new agreements."""
     if not ended or not rows:
         return rows
     pairs = identity.pair_up([identity.view(r) for r in ended], rows)
@@ -448,13 +551,13 @@ def _pending_match(applications: _NameLookup, row: Row) -> dict | None:
 
 
 def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, snap: ListSnapshot,
-                 policy: Policy, baseline: bool) -> Outcome:
+                 policy: Policy, baseline: bool, row_keys: Sequence[str] | None = None) -> Outcome:
     """Diff a good pending list against the source's pending records.
 
     An application that leaves the list because ICE signed it is not
     withdrawn: the participating diff marks it signed, and a withdrawal is
     only reported after the same debounce as a termination."""
-    out, matched, taken = _start(records, roster, snap, baseline, SIGNED)
+    out, matched = _start(records, roster, snap, baseline, SIGNED, row_keys)
     if matched is None:
         return out
     pairs, gone, new_rows = matched.pairs, matched.gone, matched.new_rows
@@ -463,7 +566,8 @@ def diff_pending(records: list[dict], agreements: list[dict], roster: Roster, sn
             out.stats["pending_returned_within_debounce"] += 1
             _relist(record)
         _apply_row(record, row, snap)
-    participating = _NameLookup([a for a in agreements if a["status"] == LISTED])
+    participating = _NameLookup(agreements, (LISTED,))
+    taken = _uids(records) if new_rows else set()
     for row in new_rows:
         record = _new_record(row, snap, taken)
         if _agreement_for(participating, record):

@@ -32,8 +32,9 @@ def row_keys(roster: Roster) -> frozenset[str]:
 
 
 def check(snapshot: Snapshot, last_good: LastGood | None, policy: GatePolicy,
-          other_kind_sha: str | None = None) -> str | None:
-    """None when the snapshot may be diffed, else the one-line reason."""
+          other_kind_sha: str | None = None, keys: frozenset[str] | None = None) -> str | None:
+    """None when the snapshot may be diffed, else the one-line reason.
+    ``keys``: the list's row_keys, if the caller has them."""
     roster = snapshot.roster
     if snapshot.error or roster is None:
         return f"unreadable file: {snapshot.error or 'no content'}"
@@ -47,7 +48,7 @@ def check(snapshot: Snapshot, last_good: LastGood | None, policy: GatePolicy,
                 f"(header: {' | '.join(roster.columns)}): lists swapped?")
     if other_kind_sha and other_kind_sha == snapshot.sha256:
         return f"the {snapshot.kind} link served the same file as the other list"
-    keys = row_keys(roster)
+    keys = row_keys(roster) if keys is None else keys
     count = len(keys)
     if count < policy.min_rows:
         return f"only {count} agreements listed (at least {policy.min_rows} expected)"

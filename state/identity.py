@@ -226,6 +226,42 @@ def name_at_least(key_a: str, key_b: str, points: int) -> bool:
     return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
 
 
+@lru_cache(maxsize=65536)
+def _name_shape(key: str) -> tuple[int, int, frozenset[str]]:
+    """The distinctive name's length, the set of its characters as the bits
+    of an int, and its words: enough for a bound of name_points that costs
+    a few integer operations a pair."""
+    text = distinctive(key)
+    return len(text), sum(1 << (ord(char) & 127) for char in set(text)), frozenset(text.split())
+
+
+def _shape_allows(key_a: str, key_b: str, points: int) -> bool:
+    """Whether name_points(key_a, key_b) could be ``points`` or more, by a
+    bound that costs a few integer and set operations (see _name_shape). A
+    name near enough shares a distinctive word with the other (for the word
+    overlap) or has most of its characters (for the similarity ratio, which
+    counts at most the characters two names have in common: not more than
+    each one's length less its characters the other lacks)."""
+    if points <= FAR or key_a == key_b:
+        return True
+    least = _FAR_BELOW if points <= NOT_NEAR else _LOOSE_MIN if points <= LOOSELY_NEAR else _NEAR_MIN
+    length_a, characters_a, words_a = _name_shape(key_a)
+    length_b, characters_b, words_b = _name_shape(key_b)
+    lengths = length_a + length_b
+    common = min(length_a - (characters_a & ~characters_b).bit_count(),
+                 length_b - (characters_b & ~characters_a).bit_count())
+    return not lengths or 2 * common / lengths >= least or not words_a.isdisjoint(words_b)
+
+
+def names_at_least(key: str, others: Sequence[str], points: int) -> list[int]:
+    """The places in ``others`` of the names with name_at_least(other, key,
+    points), in order. The bound of _shape_allows leaves a few names in a
+    hundred to the full test (a state of Texas's size has hundreds of
+    agreements per model)."""
+    return [at for at, other in enumerate(others)
+            if _shape_allows(other, key, points) and name_at_least(other, key, points)]
+
+
 def _ratio(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
@@ -263,7 +299,8 @@ def _score_if_enough(old: Comparable, new: Comparable, min_points: int) -> int |
     """The pair's score, or None as soon as a cheap bound shows it cannot
     reach min_points (most candidates stop before any similarity ratio)."""
     other = _other_points(old, new)
-    if not _could_reach(old.agency_key, new.agency_key, min_points - other):
+    if not (_shape_allows(old.agency_key, new.agency_key, min_points - other)
+            and _could_reach(old.agency_key, new.agency_key, min_points - other)):
         return None
     points = other + name_points(old.agency_key, new.agency_key)
     return points if points >= min_points else None

@@ -81,8 +81,11 @@ def ingest(db: StateDB, snapshot: Snapshot, policy: Policy) -> IngestResult:
         last_good = gate.LastGood(last_good_meta["sha256"], last_good_meta["rows"],
                                   frozenset(last_good_meta["keys"]))
     other = db.meta.get(_meta_key("latest", snapshot.source, _other_kind(snapshot.kind)))
+    # Each row's agreement key, made once for the gate, the differ and the meta.
+    row_keys = [row.key for row in snapshot.roster.rows] if snapshot.roster else []
+    keys = frozenset(row_keys)
     reason = gate.check(snapshot, last_good, policy.gate_for(snapshot.kind),
-                        other_kind_sha=other["sha256"] if other else None)
+                        other_kind_sha=other["sha256"] if other else None, keys=keys)
     db.meta.set(_meta_key("latest", snapshot.source, snapshot.kind),
                 {"sha256": snapshot.sha256, "observed_at": snapshot.observed_at,
                  "verdict": QUARANTINED if reason else ACCEPTED, "reason": reason})
@@ -90,8 +93,7 @@ def ingest(db: StateDB, snapshot: Snapshot, policy: Policy) -> IngestResult:
         return _quarantine(db, snapshot, reason)
 
     baseline = last_good is None
-    outcome = _diff(db, snapshot, policy, baseline)
-    keys = gate.row_keys(snapshot.roster)
+    outcome = _diff(db, snapshot, policy, baseline, row_keys)
     snapshot_id = _record_snapshot(db, snapshot, BASELINE if baseline else ACCEPTED, None,
                                    len(keys), len(outcome.events), dict(outcome.stats))
     db.meta.set(_meta_key("last_good", snapshot.source, snapshot.kind), {
@@ -116,13 +118,13 @@ def _quarantine(db: StateDB, snapshot: Snapshot, reason: str) -> IngestResult:
     return IngestResult(QUARANTINED, reason, events, snapshot_id)
 
 
-def _diff(db: StateDB, snapshot: Snapshot, policy: Policy, baseline: bool) -> Outcome:
+def _diff(db: StateDB, snapshot: Snapshot, policy: Policy, baseline: bool, row_keys: list[str]) -> Outcome:
     snap = ListSnapshot(source=snapshot.source, observed_at=snapshot.observed_at,
                         evidence=snapshot.source_record())
     mine, other = (db.agreements, db.pending) if snapshot.kind == "participating" else (db.pending, db.agreements)
     diff = diff_agreements if snapshot.kind == "participating" else diff_pending
     with mine.editing(snapshot.source) as records, other.editing(snapshot.source) as others:
-        outcome = diff(records, others, snapshot.roster, snap, policy, baseline)
+        outcome = diff(records, others, snapshot.roster, snap, policy, baseline, row_keys)
         records.extend(outcome.new_records)
     return outcome
 

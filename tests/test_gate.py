@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from watch287g.readers.workbook import snapshot_from_workbook
 from watch287g.readers.xlsx import Limits
+from watch287g.state import gate
 from watch287g.state.ingest import ingest
 from watch287g.state.policy import Policy
 from watch287g.state.store import Store
@@ -113,3 +114,15 @@ def test_real_swap_file_is_quarantined(shared_snapshots, tmp_path):
     result = feed_to(store, swapped.read_bytes(), "2025-09-22T16:00:00Z")
     assert result.verdict == "quarantined"
     assert "lists swapped" in result.reason
+
+
+def test_the_gate_counts_the_row_keys_it_is_given():
+    # ingest makes each row's key once and hands the set to the gate.
+    snapshot = snapshot_from_workbook("ice", "participating", "2025-06-01T09:00:00Z", "f.xlsx", workbook_bytes(GOOD))
+    policy = Policy().gate_for("participating")
+    keys = gate.row_keys(snapshot.roster)
+    assert len(keys) == len(GOOD)
+    assert gate.check(snapshot, None, policy) is None
+    assert gate.check(snapshot, None, policy, keys=keys) is None
+    reason = gate.check(snapshot, None, policy, keys=frozenset(sorted(keys)[:3]))
+    assert reason.startswith("only 3 agreements listed")

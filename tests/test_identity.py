@@ -182,3 +182,18 @@ def test_a_row_relabelled_in_place_pairs_on_its_own_date_and_county():
     assert [(i, j) for i, j, _ in identity.pair_up([before], [after])] == [(0, 0)]
     elsewhere = row("Okaloosa County Department of Corrections", "FL", county="Walton County", signed="2025-02-26")
     assert identity.pair_up([before], [elsewhere]) == []
+
+
+def test_the_name_lookup_finds_what_testing_every_name_finds():
+    # Beyond NAMES: a repeated word (the word overlap ignores repeats, the
+    # lengths do not), a name of generic words only, a typo in a first letter.
+    names = [key(name) for name in (*NAMES, "Lake Lake Lake County Sheriff's Office", "County Sheriff's Office",
+                                    "Sheriff's Office", "Pake County Sheriff's Office", "Lake County Sheriff's Office")]
+    for probe in names:
+        for points in (identity.FAR, identity.NOT_NEAR, identity.LOOSELY_NEAR, identity.NEAR, identity.SAME_KEY):
+            expected = [at for at, other in enumerate(names) if identity.name_at_least(other, probe, points)]
+            assert identity.names_at_least(probe, names, points) == expected, (probe, points)
+    # ... the repeated-word name found by its words, though far longer
+    lake = key("Lake County Sheriff's Office")
+    found = [names[at] for at in identity.names_at_least(lake, names, identity.NEAR)]
+    assert found == [lake, key("Lake Lake Lake County Sheriff's Office"), lake]
