@@ -49,6 +49,7 @@ import gc
 import hashlib
 import itertools
 import json
+import operator
 import os
 import time
 from collections import Counter
@@ -208,6 +209,9 @@ class _Part:
         return entry
 
 
+_SOURCE = operator.itemgetter("source")
+
+
 class _Repository:
     """One table kept inside the generation file. Subclasses add the
     operations their callers need; every change goes through ``_changed``
@@ -231,6 +235,9 @@ class _Repository:
         self._storage.dirty = True
 
     def _insert(self, docs: Iterable[dict], id_field: str | None = None) -> list[int]:
+        docs = list(docs)
+        if not docs:
+            return []  # most lists add no record: no walk over every id for the next one
         table = self._docs
         next_id = max(map(int, table), default=0) + 1
         ids = []
@@ -346,7 +353,9 @@ class Lists(_PartRepository):
 
     @contextlib.contextmanager
     def editing(self, source: str) -> Iterator[list[dict]]:
-        records = [doc for doc in self._docs.values() if doc["source"] == source]
+        docs = list(self._docs.values())
+        # At C speed: every list's commit walks all of a table's records.
+        records = list(itertools.compress(docs, map(source.__eq__, map(_SOURCE, docs))))
         known = len(records)
         yield records
         self._insert(records[known:])   # the block only appends (see the class)
