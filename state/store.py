@@ -337,6 +337,9 @@ class Lists(_PartRepository):
     def _load_entry(self, entry: Mapping | None) -> None:
         inline = list_layout.upgrade(self._inline) if self._inline is not None else None
         self._part = _Part(self._parts, entry, docs=inline, encode=list_layout.encode, decode=list_layout.decode)
+        # The records of the source edited last, for as long as they are
+        # the table's (see _of_source).
+        self._by_source: tuple[dict | None, int, dict[str, list[dict]]] = (None, 0, {})
 
     def upgrade(self) -> None:
         """Read the part now and mark it changed, so the next write rewrites
@@ -353,13 +356,24 @@ class Lists(_PartRepository):
 
     @contextlib.contextmanager
     def editing(self, source: str) -> Iterator[list[dict]]:
-        docs = list(self._docs.values())
-        # At C speed: every list's commit walks all of a table's records.
-        records = list(itertools.compress(docs, map(source.__eq__, map(_SOURCE, docs))))
+        records = self._of_source(source)[:]
         known = len(records)
         yield records
         self._insert(records[known:])   # the block only appends (see the class)
         self._changed()
+        self._by_source = (self._docs, len(self._docs), {source: records})
+
+    def _of_source(self, source: str) -> list[dict]:
+        # Every list's commit edits a source's records, and picking them out
+        # of the whole table touches every record (cache misses): the last
+        # edit's are kept while the table is the same dict of the same size
+        # (records are only ever appended, through editing).
+        docs = self._docs
+        cached_docs, cached_count, by_source = self._by_source
+        if cached_docs is docs and cached_count == len(docs) and source in by_source:
+            return by_source[source]
+        values = list(docs.values())
+        return list(itertools.compress(values, map(source.__eq__, map(_SOURCE, values))))
 
     def of_source(self, source: str) -> list[Doc]:
         return [MappingProxyType(doc) for doc in self._docs.values() if doc["source"] == source]

@@ -87,6 +87,31 @@ def test_failed_session_writes_nothing(tmp_path, damage, error):
     assert not list(store.parts_dir.glob("agreements-*.json"))
 
 
+def test_editing_a_source_again_sees_its_own_additions_and_nothing_of_a_failed_block(tmp_path):
+    # Lists.editing keeps the last edited source's records between edits (a
+    # replay edits them once a list): they must stay exactly the table's.
+    store = Store(tmp_path / "data")
+    with store.write() as db:
+        with db.agreements.editing("ice") as records:
+            records.append({"source": "ice", "uid": "a"})
+        with db.agreements.editing("state") as records:
+            records.append({"source": "state", "uid": "s"})
+        with db.agreements.editing("ice") as records:
+            assert [r["uid"] for r in records] == ["a"]
+            records.append({"source": "ice", "uid": "b"})
+        with pytest.raises(RuntimeError):
+            with db.agreements.editing("ice") as records:
+                records.append({"source": "ice", "uid": "never"})
+                raise RuntimeError("the differ failed")
+        with db.agreements.editing("ice") as records:
+            assert [r["uid"] for r in records] == ["a", "b"]
+            records[0]["status"] = "listed"
+        with db.agreements.editing("state") as records:
+            assert [r["uid"] for r in records] == ["s"]
+    assert [(r["uid"], r.get("status")) for r in store.read().agreements.all()] == [
+        ("a", "listed"), ("s", None), ("b", None)]
+
+
 def test_second_writer_waits_then_gives_up_with_a_clear_error(tmp_path):
     store = Store(tmp_path / "data", lock_timeout=0.2)
     with store.write():
