@@ -213,19 +213,6 @@ def _common_letters(a: str, b: str) -> int:
     return sum((_letters(a) & _letters(b)).values())
 
 
-def _could_reach(key_a: str, key_b: str, points: int) -> bool:
-    """Whether name_points could be ``points`` or more, by the cheap bound
-    first and then the letter count, before any similarity ratio (which
-    costs ten times the letter count)."""
-    return _name_ceiling(key_a, key_b) >= points and _name_ceiling(key_a, key_b, by_letters=True) >= points
-
-
-def name_at_least(key_a: str, key_b: str, points: int) -> bool:
-    """name_points(key_a, key_b) >= points, with no similarity ratio computed
-    when lengths, words and letters alone rule it out."""
-    return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
-
-
 @lru_cache(maxsize=65536)
 def _name_shape(key: str) -> tuple[int, int, frozenset[str]]:
     """The distinctive name's length, the set of its characters as the bits
@@ -253,13 +240,27 @@ def _shape_allows(key_a: str, key_b: str, points: int) -> bool:
     return not lengths or 2 * common / lengths >= least or not words_a.isdisjoint(words_b)
 
 
+def _could_reach(key_a: str, key_b: str, points: int) -> bool:
+    """Whether name_points could be ``points`` or more, by bounds from the
+    cheapest to the dearest: the names' shapes (a few integer operations),
+    lengths and words, then the letter count, before any similarity ratio
+    (which costs ten times the letter count)."""
+    return (_shape_allows(key_a, key_b, points) and _name_ceiling(key_a, key_b) >= points
+            and _name_ceiling(key_a, key_b, by_letters=True) >= points)
+
+
+def name_at_least(key_a: str, key_b: str, points: int) -> bool:
+    """name_points(key_a, key_b) >= points, with no similarity ratio computed
+    when lengths, words and letters alone rule it out."""
+    return _could_reach(key_a, key_b, points) and name_points(key_a, key_b) >= points
+
+
 def names_at_least(key: str, others: Sequence[str], points: int) -> list[int]:
     """The places in ``others`` of the names with name_at_least(other, key,
-    points), in order. The bound of _shape_allows leaves a few names in a
-    hundred to the full test (a state of Texas's size has hundreds of
-    agreements per model)."""
-    return [at for at, other in enumerate(others)
-            if _shape_allows(other, key, points) and name_at_least(other, key, points)]
+    points), in order. The shapes' bound (see _could_reach) leaves a few
+    names in a hundred to the dearer tests (a state of Texas's size has
+    hundreds of agreements per model)."""
+    return [at for at, other in enumerate(others) if name_at_least(other, key, points)]
 
 
 def _ratio(a: str, b: str) -> float:
@@ -299,8 +300,7 @@ def _score_if_enough(old: Comparable, new: Comparable, min_points: int) -> int |
     """The pair's score, or None as soon as a cheap bound shows it cannot
     reach min_points (most candidates stop before any similarity ratio)."""
     other = _other_points(old, new)
-    if not (_shape_allows(old.agency_key, new.agency_key, min_points - other)
-            and _could_reach(old.agency_key, new.agency_key, min_points - other)):
+    if not _could_reach(old.agency_key, new.agency_key, min_points - other):
         return None
     points = other + name_points(old.agency_key, new.agency_key)
     return points if points >= min_points else None
